@@ -1,0 +1,188 @@
+#!/usr/bin/env python3
+"""Train the digit classifier on MNIST and write the model, its runtime export, card and reports.
+
+Usage:
+  python scripts/train.py                      # default architecture -> models/digits.*
+  python scripts/train.py --arch seed --output models/seed
+  python scripts/train.py --resume             # continue an interrupted run
+  python scripts/train.py --strategy mirrored  # all local GPUs (or --logical-cpus 2 to try it)
+
+Writes <output>.keras (training artifact), <output>.tflite (what the reader loads),
+<output>.json (model card) and <output>-{curves,confusion,roc,mistakes}.png. Ctrl-C keeps a
+checkpoint for --resume; the files above are only replaced when a run finishes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # run from a checkout without installing
+
+from reader.errors import EXIT_RUNTIME, UserError  # noqa: E402
+from reader.training.mnist import load_mnist  # noqa: E402
+
+MIN_EXPORT_AGREEMENT = 0.9999
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--arch", default="default", choices=["default", "seed"],
+                   help="network: our default, or the classic Keras example (seed)")
+    p.add_argument("--data", metavar="DIR",
+                   help="folder with the four MNIST IDX files (default: ../shared/data/mnist,"
+                        " else Keras' download)")
+    p.add_argument("--output", default=None, metavar="STEM",
+                   help="output path without extension (default: models/digits, or models/seed)")
+    p.add_argument("--epochs", type=int, help="default: 20 (default arch) or 12 (seed)")
+    p.add_argument("--batch-size", type=int, help="default: 128")
+    p.add_argument("--learning-rate", type=float,
+                   help="default: 2e-3 Adam with cosine decay, or 1.0 Adadelta for seed")
+    p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
+                   help="camera-like augmentation (default: on, off for seed)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (runs are deterministic on CPU)")
+    p.add_argument("--val-size", type=int, default=5000,
+                   help="training digits held out for validation")
+    p.add_argument("--limit", type=int, metavar="N", help="train on N digits only (quick checks)")
+    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    p.add_argument("--checkpoint-dir", metavar="DIR",
+                   help="where checkpoints live (default: models/.checkpoints/<name>)")
+    p.add_argument("--strategy", default="default", choices=["default", "mirrored", "multiworker"],
+                   help="tf.distribute strategy; multiworker reads TF_CONFIG")
+    p.add_argument("--logical-cpus", type=int, default=0, metavar="N",
+                   help="split the CPU into N logical devices (to try --strategy mirrored)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    args = p.parse_args(argv)
+    name = "seed" if args.arch == "seed" else "digits"
+    args.output = Path(args.output or REPO / "models" / name)
+    args.checkpoint_dir = Path(args.checkpoint_dir or
+                               args.output.parent / ".checkpoints" / args.output.name)
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    try:
+        return run(args)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+
+
+def run(args: argparse.Namespace) -> int:
+    # --- Data (checked before the 5 s TensorFlow import, so a bad file fails fast) ---
+    mnist = load_mnist(args.data)
+    print(f"MNIST: {len(mnist.x_train)} training, {len(mnist.x_test)} test digits from"
+          f" {mnist.source}", flush=True)
+    _check_writable(args.output.parent)
+
+    import tensorflow as tf
+
+    if args.logical_cpus > 1:
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration()] * args.logical_cpus)
+
+    from reader.training import export, reports
+    from reader.training.architectures import multiply_adds
+    from reader.training.data import make_splits
+    from reader.training.fit import RunConfig, train
+
+    val_size = min(args.val_size, len(mnist.x_train) // 10) if args.limit else args.val_size
+    splits = make_splits(mnist, val_size, args.seed, args.limit)
+
+    # --- Train ---
+    config = RunConfig(arch=args.arch, epochs=args.epochs, batch_size=args.batch_size,
+                       learning_rate=args.learning_rate, augment=args.augment, seed=args.seed,
+                       strategy=args.strategy, checkpoint_dir=args.checkpoint_dir,
+                       resume=args.resume, verbose=0 if args.quiet else 1)
+    resolved = config.resolved()
+    print(f"training {args.arch}: {len(splits.x_train)} digits, {resolved.epochs} epochs,"
+          f" batch {resolved.batch_size}, lr {resolved.learning_rate},"
+          f" augment {'on' if resolved.augment else 'off'}, strategy {args.strategy}", flush=True)
+    result = train(splits, config)
+    if result.interrupted:
+        print(f"\ninterrupted: checkpoint kept in {args.checkpoint_dir}; continue with --resume"
+              f" (no files in {args.output.parent} were changed)", file=sys.stderr)
+        return 130
+    model = result.model
+    print(f"trained in {result.train_seconds:.0f} s on {result.replicas} replica(s)", flush=True)
+
+    # --- Evaluate on the test set (the only use of it) ---
+    probs = model.predict(splits.x_test, batch_size=1024, verbose=0)
+    predicted = probs.argmax(1)
+    correct = predicted == splits.y_test
+    per_class = {str(d): round(float(correct[splits.y_test == d].mean()) * 100, 2)
+                 for d in range(10)}
+    test_accuracy = float(correct.mean()) * 100
+    print(f"test accuracy: {test_accuracy:.2f} % ({int((~correct).sum())} errors)", flush=True)
+
+    # --- Export: runtime model first, verified, then the training artifact ---
+    agreement = {}
+
+    def export_and_verify(tmp_path):
+        export.save_litert(model, Path(tmp_path))
+        agreement["value"] = export.argmax_agreement(model, Path(tmp_path), splits.x_test)
+        if agreement["value"] < MIN_EXPORT_AGREEMENT:
+            raise RuntimeError(f"exported model agrees with Keras on only"
+                               f" {agreement['value']:.4%} of test digits")
+
+    try:
+        tflite_path = export.write_atomically(args.output.with_suffix(".tflite"),
+                                              export_and_verify)
+    except RuntimeError as exc:
+        print(f"error: export failed, previous model kept: {exc}", file=sys.stderr)
+        return EXIT_RUNTIME
+    keras_path = export.save_keras(model, args.output.with_suffix(".keras"))
+    print(f"wrote {keras_path} and {tflite_path} (runtime agrees with Keras on"
+          f" {agreement['value']:.4%} of test digits)", flush=True)
+
+    # --- Reports and model card ---
+    stem = str(args.output)
+    reports.plot_learning_curves(result.history, Path(f"{stem}-curves.png"))
+    counts = reports.confusion_matrix(splits.y_test, predicted)
+    reports.plot_confusion(counts, Path(f"{stem}-confusion.png"))
+    aucs = reports.plot_roc(splits.y_test, probs, Path(f"{stem}-roc.png"))
+    reports.plot_mistakes(splits.x_test, splits.y_test, predicted, probs.max(1),
+                          Path(f"{stem}-mistakes.png"))
+    card = {
+        "name": args.output.name,
+        "architecture": args.arch,
+        "layers": [f"{layer.__class__.__name__}" for layer in model.layers],
+        "parameters": int(model.count_params()),
+        "multiply_adds_per_digit": multiply_adds(model),
+        "files": {"keras": keras_path.name, "runtime": tflite_path.name,
+                  "keras_bytes": keras_path.stat().st_size,
+                  "runtime_bytes": tflite_path.stat().st_size},
+        "training": {**{k: (str(v) if isinstance(v, Path) else v)
+                        for k, v in vars(resolved).items() if k != "verbose"},
+                     "train_digits": len(splits.x_train), "val_digits": len(splits.x_val),
+                     "seconds": round(result.train_seconds, 1),
+                     "machine": reports.machine_description(),
+                     "finished": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+                     "command": "python scripts/train.py " + " ".join(sys.argv[1:])},
+        "data": {"source": mnist.source, "sha256": mnist.sha256},
+        "history": result.history,
+        "test": {"accuracy_pct": round(test_accuracy, 2), "errors": int((~correct).sum()),
+                 "per_class_accuracy_pct": per_class,
+                 "roc_auc_per_class": [round(a, 6) for a in aucs],
+                 "runtime_argmax_agreement": agreement["value"]},
+    }
+    reports.write_model_card(args.output.with_suffix(".json"), card)
+    print(f"wrote {args.output.with_suffix('.json')} and reports {stem}-*.png")
+    return 0
+
+
+def _check_writable(folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    if not os.access(folder, os.W_OK):
+        raise UserError(f"{folder}: output folder is not writable; pass --output elsewhere")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

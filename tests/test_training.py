@@ -1,0 +1,155 @@
+"""Training: a short real run, its exports, resume after Ctrl-C, distribution, atomic saves."""
+
+import errno
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from reader.classify import DEFAULT_MODEL, DigitClassifier
+from reader.training.export import write_atomically
+from reader.training.mnist import SHARED_MNIST_DIRS, load_mnist
+
+REPO = Path(__file__).resolve().parent.parent
+TRAIN = [sys.executable, str(REPO / "scripts" / "train.py")]
+HAVE_MNIST = any(d.is_dir() for d in SHARED_MNIST_DIRS)
+needs_mnist = pytest.mark.skipif(not HAVE_MNIST, reason="../shared/data/mnist not present")
+
+
+def run_train(*args, timeout=300):
+    return subprocess.run([*TRAIN, "--quiet", *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=REPO)
+
+
+@pytest.fixture(scope="module")
+def short_run(tmp_path_factory):
+    """One epoch of the seed network on 600 digits, through the real command."""
+    out = tmp_path_factory.mktemp("short") / "m"
+    proc = run_train("--arch", "seed", "--limit", "600", "--epochs", "1", "--val-size", "500",
+                     "--output", str(out))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return out, proc
+
+
+@needs_mnist
+def test_one_epoch_lowers_the_loss_and_writes_every_file(short_run):
+    out, _ = short_run
+    card = json.loads(out.with_suffix(".json").read_text())
+    # A network that learned nothing scores ln(10) = 2.30 on held-out digits.
+    assert card["history"]["val_loss"][0] < math.log(10) - 0.3
+    assert card["test"]["accuracy_pct"] > 25  # chance is 10 %
+    for suffix in (".keras", ".tflite", "-curves.png", "-confusion.png", "-roc.png",
+                   "-mistakes.png"):
+        path = Path(f"{out}{suffix}") if suffix.startswith("-") else out.with_suffix(suffix)
+        assert path.stat().st_size > 1000, path
+    assert card["parameters"] == 1199882  # the seed network, layer for layer
+    assert set(card["data"]["sha256"]) == {"train-images-idx3-ubyte.gz",
+                                           "train-labels-idx1-ubyte.gz",
+                                           "t10k-images-idx3-ubyte.gz",
+                                           "t10k-labels-idx1-ubyte.gz"}
+
+
+@needs_mnist
+def test_saved_models_reload_with_the_same_predictions(short_run):
+    import keras
+
+    out, _ = short_run
+    digits = load_mnist().x_test[:300].astype(np.float32) / 255.0
+    card = json.loads(out.with_suffix(".json").read_text())
+    keras_probs = keras.saving.load_model(out.with_suffix(".keras")).predict(digits[..., None],
+                                                                           verbose=0)
+    runtime_probs = DigitClassifier(out.with_suffix(".tflite")).predict(digits)
+    assert np.array_equal(keras_probs.argmax(1), runtime_probs.argmax(1))
+    assert np.allclose(keras_probs, runtime_probs, atol=1e-4)
+    assert card["test"]["runtime_argmax_agreement"] >= 0.9999
+
+
+@needs_mnist
+def test_ctrl_c_keeps_a_checkpoint_and_resume_finishes_the_run(tmp_path):
+    out = tmp_path / "m"
+    args = ["--arch", "seed", "--limit", "3000", "--val-size", "300", "--epochs", "3",
+            "--output", str(out)]
+    proc = subprocess.Popen([*TRAIN, "--quiet", *args], cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    metadata = tmp_path / ".checkpoints" / "m" / "backup" / "training_metadata.json"
+    deadline = time.monotonic() + 240
+    while not metadata.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr[-2000:]
+    assert "--resume" in stderr and "Traceback" not in stderr
+    assert not out.with_suffix(".tflite").exists()  # nothing half-finished was published
+
+    resumed = run_train(*args, "--resume")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    card = json.loads(out.with_suffix(".json").read_text())
+    assert len(card["history"]["loss"]) == 3           # epochs before and after the stop
+    assert card["training"]["seconds"] < 60 * 3
+
+
+@needs_mnist
+def test_mirrored_strategy_trains_on_two_logical_cpus(tmp_path):
+    proc = run_train("--arch", "seed", "--limit", "400", "--val-size", "200", "--epochs", "1",
+                     "--strategy", "mirrored", "--logical-cpus", "2",
+                     "--output", str(tmp_path / "m"))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "on 2 replica(s)" in proc.stdout
+    assert (tmp_path / "m.tflite").exists()
+
+
+@needs_mnist
+def test_same_seed_gives_the_same_model():
+    from reader.training.data import make_splits
+    from reader.training.fit import RunConfig, train
+
+    splits = make_splits(load_mnist(), val_size=100, seed=3, limit=300)
+
+    def weights(checkpoint_dir):
+        config = RunConfig(arch="default", epochs=1, batch_size=64, seed=3, verbose=0,
+                           checkpoint_dir=checkpoint_dir)
+        return [w.copy() for w in train(splits, config).model.get_weights()]
+
+    first, second = weights(Path(os.environ.get("TMPDIR", "/tmp")) / "dr-det-a"), \
+        weights(Path(os.environ.get("TMPDIR", "/tmp")) / "dr-det-b")
+    assert all(np.array_equal(a, b) for a, b in zip(first, second))
+
+
+def test_bad_data_folder_is_one_line_and_exit_2(tmp_path):
+    (tmp_path / "train-images-idx3-ubyte").write_bytes(b"\x00\x00\x08\x01" + b"\x00" * 8)
+    proc = run_train("--data", str(tmp_path), timeout=60)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.startswith("error: ") and str(tmp_path) in proc.stderr
+
+
+def test_a_failed_save_leaves_the_previous_model_intact(tmp_path):
+    model_path = tmp_path / "digits.tflite"
+    model_path.write_bytes(b"previous model")
+
+    def disk_full(tmp):
+        Path(tmp).write_bytes(b"half a mod")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(OSError):
+        write_atomically(model_path, disk_full)
+    assert model_path.read_bytes() == b"previous model"
+    assert [p.name for p in tmp_path.iterdir()] == ["digits.tflite"]  # no temp file left
+
+
+@needs_mnist
+@pytest.mark.skipif(not DEFAULT_MODEL.exists(), reason="no shipped model yet")
+def test_the_shipped_model_reads_mnist_test_at_99_6_percent_or_better():
+    mnist = load_mnist()
+    probs = DigitClassifier().predict(mnist.x_test.astype(np.float32) / 255.0)
+    accuracy = float((probs.argmax(1) == mnist.y_test).mean()) * 100
+    card = json.loads(DEFAULT_MODEL.with_suffix(".json").read_text())
+    assert accuracy >= 99.6
+    assert abs(accuracy - card["test"]["accuracy_pct"]) < 0.02  # the card tells the truth
