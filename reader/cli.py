@@ -1,0 +1,97 @@
+"""digit-reader: read handwritten numbers from a webcam, a video, a photo or a folder of photos.
+
+Usage:
+  digit-reader                      the default webcam, live
+  digit-reader --demo               the bundled demo clip (no camera needed)
+  digit-reader page.jpg             a photo (or a video, a folder of photos, a camera index,
+                                    a stream URL)
+  digit-reader clip.mp4 --no-display --json > readings.jsonl
+  digit-reader clip.mp4 --output annotated.mp4
+
+Keys (in the window):
+  q, Esc   quit            space   pause / resume      s   snapshot (PNG + JSON)
+  d        debug view      + / -   threshold sensitivity   h   help overlay
+
+Exit codes: 0 ok, 1 runtime failure (camera lost, disk full), 2 bad input or usage,
+130 interrupted (Ctrl-C, SIGTERM: outputs written so far are kept whole).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+from reader.errors import EXIT_BAD_INPUT, UserError
+
+DEMO_CLIP = Path(__file__).resolve().parent / "assets" / "demo.mp4"
+EXIT_INTERRUPTED = 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="digit-reader", description=__doc__.split("\n\n")[0],
+        epilog="\n\n".join(__doc__.split("\n\n")[1:]),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("source", nargs="?", default="0",
+                        help="camera index, video, photo, folder of photos or stream URL"
+                             " (default: camera 0)")
+    parser.add_argument("--demo", action="store_true", help="read the bundled demo clip")
+    parser.add_argument("--model", metavar="PATH",
+                        help="exported .tflite digit model (default: models/digits.tflite)")
+    parser.add_argument("--min-confidence", type=float, default=0.5, metavar="P",
+                        help="do not report digits below this confidence (default: 0.5)")
+    parser.add_argument("--sensitivity", type=float, default=0.0, metavar="S",
+                        help="threshold sensitivity in [-1, 1]; higher finds fainter ink")
+    parser.add_argument("--no-display", action="store_true", help="no window (headless)")
+    parser.add_argument("--json", action="store_true",
+                        help="one JSON object per frame on stdout, and nothing else there")
+    parser.add_argument("--output", metavar="PATH",
+                        help="write the annotated video, photo, or folder of photos")
+    parser.add_argument("--snapshots", metavar="DIR", default=".",
+                        help="where the s key saves snapshots (default: current folder)")
+    parser.add_argument("--list-cameras", action="store_true", help="list camera indices and exit")
+    parser.add_argument("--verbose", action="store_true", help="log details to stderr")
+    return parser
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line, run, and turn user errors into one line and an exit code."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="digit-reader: %(message)s", stream=sys.stderr)
+    # SIGTERM unwinds like Ctrl-C, so every sink closes its file whole.
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # keep FFmpeg chatter off stderr
+    try:
+        if args.list_cameras:
+            from reader.sources import list_cameras
+            cameras = list_cameras()
+            print("cameras: " + (", ".join(map(str, cameras)) if cameras else "none found"))
+            return 0
+        if args.demo:
+            args.source = str(DEMO_CLIP)
+        if not 0.0 <= args.min_confidence <= 1.0:
+            raise UserError(f"--min-confidence {args.min_confidence}: give a value in [0, 1]")
+        from reader.app import run  # deferred: `--help` stays instant
+        return run(args)
+    except UserError as exc:
+        print(f"digit-reader: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("digit-reader: interrupted; outputs written so far are kept", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `--json | head`: the reader of our output has gone
+        sys.stderr.close()
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

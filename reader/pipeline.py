@@ -1,0 +1,64 @@
+"""One frame in, digits and numbers out: the stages wired together.
+
+threshold -> contours -> patches -> classify (one call for all digits) -> tracking -> numbers.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from reader.classify import DigitClassifier
+from reader.contours import find_digit_boxes
+from reader.detections import Digit, FrameResult
+from reader.numbers import group_numbers
+from reader.patches import make_patches
+from reader.sources import to_bgr8
+from reader.threshold import ink_mask
+from reader.tracking import DigitTracker
+
+DEFAULT_MIN_CONFIDENCE = 0.5
+DEFAULT_MAX_CANDIDATES = 100
+
+
+class Reader:
+    """Reads the handwritten digits of frames; keeps tracks across frames when `track` is on."""
+
+    def __init__(self, model_path: str | Path | None = None,
+                 min_confidence: float = DEFAULT_MIN_CONFIDENCE, sensitivity: float = 0.0,
+                 track: bool = False, max_candidates: int = DEFAULT_MAX_CANDIDATES):
+        self.classifier = DigitClassifier(model_path)
+        self.min_confidence = min_confidence
+        self.sensitivity = sensitivity
+        self.max_candidates = max_candidates
+        self.tracker = DigitTracker() if track else None
+
+    def reset(self) -> None:
+        """Forget tracked digits (call when the scene changes, e.g. the next photo)."""
+        if self.tracker is not None:
+            self.tracker.reset()
+
+    def read(self, frame: np.ndarray) -> FrameResult:
+        """Find, read and group the digits of one frame (BGR, BGRA, gray, 8 or 16 bit)."""
+        started = time.perf_counter()
+        gray = frame if frame.ndim == 2 and frame.dtype == np.uint8 else \
+            cv2.cvtColor(to_bgr8(frame), cv2.COLOR_BGR2GRAY)
+        mask = ink_mask(gray, self.sensitivity)
+        boxes_xywh = find_digit_boxes(mask, self.max_candidates)
+        patches = make_patches(gray, mask, boxes_xywh)
+        probs = self.classifier.predict(patches)
+        labels = probs.argmax(axis=1)
+        confidences = probs.max(axis=1)
+        digits = [Digit(int(label), float(conf), (int(x), int(y), int(w), int(h)), row)
+                  for label, conf, (x, y, w, h), row
+                  in zip(labels, confidences, boxes_xywh, probs)]
+        if self.tracker is not None:
+            # The tracker sees every candidate: smoothing can lift a digit over the threshold.
+            digits = self.tracker.update(digits)
+        digits = [d for d in digits if d.confidence >= self.min_confidence]
+        numbers = group_numbers(digits)
+        time_ms = (time.perf_counter() - started) * 1000.0
+        return FrameResult(digits, numbers, time_ms, mask=mask, patches=patches)
