@@ -1,0 +1,178 @@
+"""Follow digits across video frames so the overlay neither flickers nor jumps.
+
+Each track keeps an exponential moving average of its digit's class probabilities and, more
+lightly, of its box. A detection matches the nearest track whose centre is within `max_jump` of
+the track's size (greedy, nearest pair first), which survives camera shake of 10-20% of a box
+and keeps neighbouring digits from swapping.
+
+When a track is shown: a new track appears at once if its first detection is confident
+(>= `show_confident`), so clear digits have no lag; an unsure one waits for `min_hits` detections,
+so a one-frame speck does not flash. Once shown, a track stays on screen through up to
+`max_missed` frames without a detection, so one missed frame does not make a digit blink,
+unless a fresh track overlaps it (the digit jumped too far to match and is shown there instead).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from reader.detections import Digit
+
+NUM_CLASSES = 10
+GHOST_IOU = 0.1  # a missed track overlapping a fresh one this much is the same digit
+
+
+class DigitTracker:
+    """Match each frame's digits to tracks and return them with smoothed labels and boxes."""
+
+    def __init__(self, max_missed: int = 5, smoothing: float = 0.6, box_smoothing: float = 0.3,
+                 max_jump: float = 0.5, min_hits: int = 2, show_confident: float = 0.9) -> None:
+        """Set how long tracks live and how strongly they smooth.
+
+        `smoothing` and `box_smoothing` are the weight kept from the past on each update
+        (0 = no smoothing). `max_jump` is the largest centre move between frames, as a fraction
+        of the box's larger side, that still counts as the same digit.
+        """
+        if not 0.0 <= smoothing < 1.0 or not 0.0 <= box_smoothing < 1.0:
+            raise ValueError("smoothing and box_smoothing must be in [0, 1)")
+        self.max_missed = max_missed
+        self.smoothing = smoothing
+        self.box_smoothing = box_smoothing
+        self.max_jump = max_jump
+        self.min_hits = min_hits
+        self.show_confident = show_confident
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every track (call when the source changes)."""
+        # One row per track, kept as arrays so each update is a few vectorized operations.
+        self._boxes = np.empty((0, 4), np.float64)        # x, y, w, h (smoothed)
+        self._probs = np.empty((0, NUM_CLASSES), np.float64)
+        self._hits = np.empty(0, np.int64)
+        self._missed = np.empty(0, np.int64)
+        self._shown = np.empty(0, bool)
+
+    def __len__(self) -> int:
+        """How many tracks are alive, shown or not."""
+        return len(self._hits)
+
+    def update(self, digits: Sequence[Digit]) -> list[Digit]:
+        """Fold one frame's detections into the tracks; return the digits to show this frame."""
+        det_boxes = np.array([d.box for d in digits], np.float64).reshape(-1, 4)
+        det_probs = _probs_of(digits)
+        track_idx, det_idx = self._match(det_boxes)
+
+        keep = self.smoothing
+        self._probs[track_idx] = keep * self._probs[track_idx] + (1 - keep) * det_probs[det_idx]
+        keep_box = self.box_smoothing
+        self._boxes[track_idx] = (keep_box * self._boxes[track_idx]
+                                  + (1 - keep_box) * det_boxes[det_idx])
+        self._hits[track_idx] += 1
+        self._missed += 1
+        self._missed[track_idx] = 0
+
+        new = np.ones(len(digits), bool)
+        new[det_idx] = False
+        self._append(det_boxes[new], det_probs[new])
+
+        self._shown |= self._hits >= self.min_hits
+        # An unshown track that misses a frame was most likely noise: drop it at once.
+        alive = (self._missed <= self.max_missed) & (self._shown | (self._missed == 0))
+        alive &= ~self._replaced()
+        self._keep_rows(alive)
+        return self._shown_digits()
+
+    def _replaced(self) -> np.ndarray:
+        """Missed tracks that overlap a track shown and seen this frame: the digit jumped too far
+        to match and now has a new track, so the old one would only trail behind as a ghost box.
+        (An unshown new track replaces nothing, so a speck cannot make a real digit blink.)"""
+        replaced = np.zeros(len(self._missed), bool)
+        missed = np.flatnonzero(self._missed > 0)
+        seen = np.flatnonzero((self._missed == 0) & self._shown)
+        if len(missed) and len(seen):
+            overlaps = _iou(self._boxes[missed], self._boxes[seen]) > GHOST_IOU
+            replaced[missed] = overlaps.any(axis=1)
+        return replaced
+
+    def _match(self, det_boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Greedy nearest-first pairs (track rows, detection rows) within `max_jump`."""
+        if len(self._boxes) == 0 or len(det_boxes) == 0:
+            return np.empty(0, np.int64), np.empty(0, np.int64)
+        track_centres = self._boxes[:, :2] + self._boxes[:, 2:] / 2
+        det_centres = det_boxes[:, :2] + det_boxes[:, 2:] / 2
+        distances = np.linalg.norm(track_centres[:, None, :] - det_centres[None, :, :], axis=2)
+        # Relative to the larger of the two sizes, so a box that grows or shrinks still matches.
+        track_sizes = self._boxes[:, 2:].max(axis=1)
+        det_sizes = det_boxes[:, 2:].max(axis=1)
+        sizes = np.maximum(np.maximum(track_sizes[:, None], det_sizes[None, :]), 1.0)
+        costs = distances / sizes
+        rows, cols = np.nonzero(costs <= self.max_jump)
+        order = np.argsort(costs[rows, cols], kind="stable")
+        # Only gated candidates are visited, a few per detection, so this loop stays short.
+        used_tracks: set[int] = set()
+        used_dets: set[int] = set()
+        pairs: list[tuple[int, int]] = []
+        for row, col in zip(rows[order].tolist(), cols[order].tolist()):
+            if row not in used_tracks and col not in used_dets:
+                used_tracks.add(row)
+                used_dets.add(col)
+                pairs.append((row, col))
+        if not pairs:
+            return np.empty(0, np.int64), np.empty(0, np.int64)
+        matched = np.array(pairs, np.int64)
+        return matched[:, 0], matched[:, 1]
+
+    def _append(self, boxes: np.ndarray, probs: np.ndarray) -> None:
+        count = len(boxes)
+        self._boxes = np.concatenate([self._boxes, boxes])
+        self._probs = np.concatenate([self._probs, probs])
+        self._hits = np.concatenate([self._hits, np.ones(count, np.int64)])
+        self._missed = np.concatenate([self._missed, np.zeros(count, np.int64)])
+        self._shown = np.concatenate([self._shown, probs.max(axis=1) >= self.show_confident])
+
+    def _keep_rows(self, rows: np.ndarray) -> None:
+        self._boxes = self._boxes[rows]
+        self._probs = self._probs[rows]
+        self._hits = self._hits[rows]
+        self._missed = self._missed[rows]
+        self._shown = self._shown[rows]
+
+    def _shown_digits(self) -> list[Digit]:
+        rows = np.flatnonzero(self._shown)
+        # One fresh float32 array for all rows: the returned probs never change under the caller.
+        probs = self._probs[rows].astype(np.float32)
+        labels = probs.argmax(axis=1).tolist()
+        confidences = probs.max(axis=1).tolist()
+        boxes = np.rint(self._boxes[rows]).astype(np.int64).tolist()
+        return [Digit(label=label, confidence=confidence, box=tuple(box), probs=row_probs)
+                for label, confidence, box, row_probs in zip(labels, confidences, boxes, probs)]
+
+
+def _iou(boxes_a: np.ndarray, boxes_b: np.ndarray) -> np.ndarray:
+    """(A, B) intersection over union of (x, y, w, h) boxes."""
+    a_right, b_right = boxes_a[:, 0] + boxes_a[:, 2], boxes_b[:, 0] + boxes_b[:, 2]
+    a_bottom, b_bottom = boxes_a[:, 1] + boxes_a[:, 3], boxes_b[:, 1] + boxes_b[:, 3]
+    left = np.maximum(boxes_a[:, None, 0], boxes_b[None, :, 0])
+    top = np.maximum(boxes_a[:, None, 1], boxes_b[None, :, 1])
+    right = np.minimum(a_right[:, None], b_right[None, :])
+    bottom = np.minimum(a_bottom[:, None], b_bottom[None, :])
+    inter = np.clip(right - left, 0, None) * np.clip(bottom - top, 0, None)
+    areas_a = boxes_a[:, 2] * boxes_a[:, 3]
+    areas_b = boxes_b[:, 2] * boxes_b[:, 3]
+    return inter / np.maximum(areas_a[:, None] + areas_b[None, :] - inter, 1e-9)
+
+
+def _probs_of(digits: Sequence[Digit]) -> np.ndarray:
+    """(N, 10) class probabilities; a digit without `probs` spreads its doubt evenly."""
+    if all(d.probs is not None for d in digits):
+        return np.array([d.probs for d in digits], np.float64).reshape(-1, NUM_CLASSES)
+    probs = np.empty((len(digits), NUM_CLASSES), np.float64)
+    for row, digit in enumerate(digits):
+        if digit.probs is not None:
+            probs[row] = np.asarray(digit.probs, np.float64).reshape(NUM_CLASSES)
+        else:
+            probs[row] = (1.0 - digit.confidence) / (NUM_CLASSES - 1)
+            probs[row, digit.label] = digit.confidence
+    return probs
