@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         reader = Reader(args.model, min_confidence=args.min_confidence,
                         sensitivity=args.sensitivity, track=not source.is_still)
         json_sink = stack.enter_context(JsonLinesSink()) if args.json else None
-        output = stack.enter_context(_output_sink(args.output, source)) if args.output else None
+        write_output = _open_output(args.output, source, stack) if args.output else None
         window = stack.enter_context(Window()) if show else None
         controls = _Controls()
         fps, last_tick, frames, last_text = 0.0, time.perf_counter(), 0, None
@@ -66,14 +66,14 @@ def run(args: argparse.Namespace) -> int:
                     print(f"{frame.name} frame {frame.index}: {text or '(no numbers)'}",
                           flush=True)
                     last_text = text
-            if window is None and output is None:
+            if window is None and write_output is None:
                 continue
             raw = frame.image.copy() if window is not None else None
             hud = {"FPS": f"{fps:.1f}", "": f"{result.time_ms:.1f} ms",
                    "numbers": str(len(result.numbers))}
             draw_overlay(frame.image, result, hud)
-            if output is not None:
-                output.write(frame.image, frame.name)
+            if write_output is not None:
+                write_output(frame.image, frame.name)
             if window is not None:
                 _interact(window, controls, reader, raw, frame.image, result, hud, args,
                           still=source.is_still)
@@ -84,10 +84,13 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _output_sink(path: str, source):
+def _open_output(path: str, source, stack: ExitStack):
+    """A `write(image, name)` for the annotated video, photo or folder of photos."""
     if not source.is_still:
-        return VideoSink(path, fps=source.fps)
-    return ImageFolderSink(path) if Path(str(source.name)).is_dir() else ImageSink(path)
+        video = stack.enter_context(VideoSink(path, fps=source.fps))
+        return lambda image, name: video.write(image)
+    sink = ImageFolderSink(path) if Path(str(source.name)).is_dir() else ImageSink(path)
+    return stack.enter_context(sink).write
 
 
 def _interact(window: Window, controls: _Controls, reader: Reader, raw, annotated,
@@ -95,7 +98,7 @@ def _interact(window: Window, controls: _Controls, reader: Reader, raw, annotate
     """Show the frame and act on keys. Stays while paused, and on a photo until a key other
     than a view toggle moves on to the next one."""
     while True:
-        view = debug_view(raw, result) if controls.debug else annotated
+        view = debug_view(raw, result, result.patch_labels) if controls.debug else annotated
         if controls.help:
             view = view.copy()
             draw_help(view, HELP_LINES)

@@ -7,6 +7,8 @@ ai-edge-litert loads the exported `.tflite` in about a tenth of a second.
 from __future__ import annotations
 
 import os
+import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -66,19 +68,40 @@ def _load_interpreter(path: Path, num_threads: int):
     from ai_edge_litert.interpreter import Interpreter  # deferred: keeps `--help` instant
 
     try:
-        interpreter = Interpreter(model_path=str(path), num_threads=num_threads)
-        interpreter.allocate_tensors()
+        with _native_stderr_silenced():  # LiteRT prints an INFO banner from C++ on load
+            interpreter = Interpreter(model_path=str(path), num_threads=num_threads)
+            interpreter.allocate_tensors()
     except (ValueError, RuntimeError) as exc:
         raise UserError(f"{path}: not a readable LiteRT model ({str(exc).splitlines()[0]})"
                         ) from None
     return interpreter
 
 
+@contextmanager
+def _native_stderr_silenced():
+    """Point file descriptor 2 at /dev/null for the block (Python's sys.stderr is untouched)."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no real stderr (embedded, pythonw): nothing to silence
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def _check_is_digit_model(path: Path, input_detail: dict, interpreter) -> None:
     shape = tuple(int(v) for v in input_detail["shape"][1:])
-    if shape != (*PATCH_SHAPE, 1) or input_detail["dtype"] != np.float32:
-        raise UserError(f"{path}: not a digit model: input is {shape} {input_detail['dtype']},"
-                        " expected 28x28x1 float32")
+    dtype = np.dtype(input_detail["dtype"]).name
+    if shape != (*PATCH_SHAPE, 1) or dtype != "float32":
+        raise UserError(f"{path}: not a digit model: input is {'x'.join(map(str, shape))}"
+                        f" {dtype}, expected 28x28x1 float32")
     classes = int(interpreter.get_output_details()[0]["shape"][-1])
     if classes != NUM_CLASSES:
         raise UserError(f"{path}: not a digit model: it has {classes} output classes, expected 10")

@@ -25,7 +25,7 @@ import signal
 import sys
 from pathlib import Path
 
-from reader.errors import EXIT_BAD_INPUT, UserError
+from reader.errors import UserError
 
 DEMO_CLIP = Path(__file__).resolve().parent / "assets" / "demo.mp4"
 EXIT_INTERRUPTED = 130
@@ -53,7 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="write the annotated video, photo, or folder of photos")
     parser.add_argument("--snapshots", metavar="DIR", default=".",
                         help="where the s key saves snapshots (default: current folder)")
-    parser.add_argument("--list-cameras", action="store_true", help="list camera indices and exit")
+    parser.add_argument("--list-cameras", action="store_true",
+                        help="list camera indices and exit")
     parser.add_argument("--verbose", action="store_true", help="log details to stderr")
     return parser
 

@@ -47,6 +47,7 @@ class FrameResult:
     time_ms: float
     mask: np.ndarray | None = field(default=None, repr=False)     # binary ink mask, uint8
     patches: np.ndarray | None = field(default=None, repr=False)  # (N, 28, 28) float32 in [0, 1]
+    patch_labels: np.ndarray | None = field(default=None, repr=False)  # (N,) raw predictions
 
     def to_json(self, source: str, frame_index: int) -> dict:
         """The `--json` contract: one object per frame."""

@@ -61,4 +61,5 @@ class Reader:
         digits = [d for d in digits if d.confidence >= self.min_confidence]
         numbers = group_numbers(digits)
         time_ms = (time.perf_counter() - started) * 1000.0
-        return FrameResult(digits, numbers, time_ms, mask=mask, patches=patches)
+        return FrameResult(digits, numbers, time_ms, mask=mask, patches=patches,
+                           patch_labels=labels)

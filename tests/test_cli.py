@@ -1,0 +1,183 @@
+"""The digit-reader command end to end: what it reads, its JSON contract, outputs and errors."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import REPO, SHIPPED_MODEL, json_lines, run_reader
+from reader.eval.scoring import score_frame
+
+pytestmark = pytest.mark.skipif(not SHIPPED_MODEL.exists(), reason="no shipped model")
+
+
+def score(truth_frames, readings):
+    totals = np.zeros(4)
+    for truth, reading in zip(truth_frames, readings):
+        s = score_frame(truth["numbers"], reading["numbers"], reading["digits"])
+        totals += (s.numbers_total, s.numbers_exact, s.chars_total, s.char_errors)
+    return totals[1] / totals[0], 1 - totals[3] / totals[2]
+
+
+def test_reads_the_numbers_of_generated_photos(scene_photos):
+    folder, paths = scene_photos
+    proc = run_reader(folder, "--no-display", "--json")
+    assert proc.returncode == 0, proc.stderr
+    readings = json_lines(proc.stdout)
+    assert [r["source"] for r in readings] == [p.name for p in paths]  # sorted, one per photo
+    truths = [json.loads(p.with_suffix(".json").read_text()) for p in paths]
+    numbers_exact, digit_accuracy = score(truths, readings)
+    assert numbers_exact >= 0.8 and digit_accuracy >= 0.95, (numbers_exact, digit_accuracy)
+
+
+def test_reads_the_numbers_of_a_generated_video(scene_video):
+    path, truth = scene_video
+    proc = run_reader(path, "--no-display", "--json")
+    assert proc.returncode == 0, proc.stderr
+    readings = json_lines(proc.stdout)
+    assert [r["frame"] for r in readings] == list(range(len(truth["frames"])))
+    # Tracking needs a frame or two to confirm unsure digits: score from frame 3 on.
+    numbers_exact, digit_accuracy = score(truth["frames"][3:], readings[3:])
+    assert numbers_exact >= 0.8 and digit_accuracy >= 0.95, (numbers_exact, digit_accuracy)
+
+
+def test_json_lines_follow_the_contract(scene_video):
+    path, truth = scene_video
+    proc = run_reader(path, "--no-display", "--json")
+    width, height = truth["width"], truth["height"]
+    for line in proc.stdout.splitlines():
+        frame = json.loads(line)
+        assert set(frame) == {"source", "frame", "time_ms", "digits", "numbers"}
+        assert isinstance(frame["source"], str) and isinstance(frame["frame"], int)
+        assert isinstance(frame["time_ms"], float) and frame["time_ms"] > 0
+        for item in frame["digits"] + frame["numbers"]:
+            x, y, w, h = item["box"]
+            assert all(isinstance(v, int) for v in item["box"])
+            assert 0 <= x and 0 <= y and x + w <= width and y + h <= height and w > 0 and h > 0
+            assert 0.0 <= item["confidence"] <= 1.0
+        for digit in frame["digits"]:
+            assert set(digit) == {"label", "confidence", "box"} and 0 <= digit["label"] <= 9
+        for number in frame["numbers"]:
+            assert set(number) == {"text", "confidence", "box"} and number["text"].isdigit()
+
+
+def test_output_video_has_every_frame_annotated(scene_video, tmp_path):
+    path, truth = scene_video
+    out = tmp_path / "annotated.mp4"
+    proc = run_reader(path, "--no-display", "--output", out)
+    assert proc.returncode == 0, proc.stderr
+    capture = cv2.VideoCapture(str(out))
+    assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == len(truth["frames"])
+    ok, first = capture.read()
+    original = cv2.VideoCapture(str(path)).read()[1]
+    assert ok and np.abs(first.astype(int) - original).max() > 100  # boxes were drawn
+
+
+def test_output_photo_is_written(scene_photos, tmp_path):
+    _, paths = scene_photos
+    out = tmp_path / "annotated.png"
+    proc = run_reader(paths[0], "--no-display", "--output", out)
+    assert proc.returncode == 0, proc.stderr
+    assert cv2.imread(str(out)).shape == cv2.imread(str(paths[0])).shape
+
+
+def test_headless_run_prints_what_it_reads(scene_photos):
+    _, paths = scene_photos
+    proc = run_reader(paths[0])  # no --no-display: there is no display here, so it says so
+    assert proc.returncode == 0
+    assert "no display" in proc.stderr
+    printed = proc.stdout.split(":", 1)[1].split()
+    read = [n["text"] for n in json_lines(run_reader(paths[0], "--json").stdout)[0]["numbers"]]
+    assert printed == read and read
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_interrupted_run_keeps_whole_json_lines_and_a_playable_video(tmp_path, signum):
+    out = tmp_path / "annotated.mp4"
+    proc = subprocess.Popen([sys.executable, "-m", "reader", "--demo", "--no-display", "--json",
+                             "--output", str(out)], cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    first_line = proc.stdout.readline()  # processing has started
+    time.sleep(0.5)
+    proc.send_signal(signum)
+    rest, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    lines = json_lines(first_line + rest)
+    assert 2 <= len(lines) < 200  # stopped part-way, every line whole
+    frames = int(cv2.VideoCapture(str(out)).get(cv2.CAP_PROP_FRAME_COUNT))
+    assert frames >= len(lines) - 1
+
+
+def test_stdout_holds_only_json_even_when_files_are_skipped(tmp_path, scene_photos):
+    _, paths = scene_photos
+    (tmp_path / "a.png").write_bytes(paths[0].read_bytes())
+    (tmp_path / "notes.txt").write_text("not a photo")
+    proc = run_reader(tmp_path, "--no-display", "--json")
+    assert proc.returncode == 0
+    assert [r["source"] for r in json_lines(proc.stdout)] == ["a.png"]
+    assert "notes.txt" in proc.stderr
+
+
+def _tiny_model(path, input_shape, classes):
+    import keras
+    model = keras.Sequential([keras.Input(input_shape), keras.layers.Flatten(),
+                              keras.layers.Dense(classes, activation="softmax")])
+    model.export(str(path), format="litert", verbose=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def wrong_models(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("models")
+    garbage = folder / "garbage.tflite"
+    garbage.write_bytes(b"this is not a flatbuffer" * 10)
+    return {
+        "missing": (folder / "nope.tflite", "not found"),
+        "corrupt": (garbage, "not a readable"),
+        "keras file": (folder / "model.keras", "not found"),
+        "wrong input": (_tiny_model(folder / "rgb.tflite", (32, 32, 3), 10), "28x28x1"),
+        "wrong classes": (_tiny_model(folder / "letters.tflite", (28, 28, 1), 26), "26 output"),
+    }
+
+
+@pytest.mark.parametrize("case", ["missing", "corrupt", "keras file", "wrong input",
+                                  "wrong classes"])
+def test_bad_models_are_one_line_and_exit_2(wrong_models, scene_photos, case):
+    model, message = wrong_models[case]
+    proc = run_reader(scene_photos[1][0], "--no-display", "--model", model)
+    assert proc.returncode == 2
+    assert message in proc.stderr and str(model) in proc.stderr
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("make_input, message", [
+    (lambda d: d / "missing.mp4", "no such file"),
+    (lambda d: (d / "notes.mp4").write_text("hello") and d / "notes.mp4", "not a readable"),
+    (lambda d: (d / "empty.png").write_bytes(b"") or d / "empty.png", "empty.png"),
+    (lambda d: "99", "camera 99"),
+])
+def test_bad_sources_are_one_line_and_exit_2(tmp_path, make_input, message):
+    source = make_input(tmp_path)
+    proc = run_reader(source, "--no-display")
+    assert proc.returncode == 2, proc.stderr
+    assert message in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_unwritable_output_is_refused_before_reading(scene_photos, tmp_path):
+    proc = run_reader(scene_photos[1][0], "--no-display", "--json",
+                      "--output", tmp_path / "no" / "such" / "out.png")
+    assert proc.returncode == 2
+    assert "does not exist" in proc.stderr and proc.stdout == ""
+
+
+def test_help_lists_the_keys():
+    proc = run_reader("--help")
+    assert proc.returncode == 0
+    for key in ("q, Esc", "space", "snapshot", "debug view", "+ / -", "help overlay"):
+        assert key in proc.stdout
