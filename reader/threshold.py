@@ -1,0 +1,199 @@
+"""Ink mask: which pixels of a grayscale frame are pen or pencil strokes (dark ink on light paper).
+
+Light across a sheet is never even (desk lamps, hand shadows, vignetting), so one global
+threshold fails. We first estimate what the bare paper would look like at every pixel, cheaply
+on a tiny copy of the frame, and call a pixel ink when it is clearly darker than that local
+paper. "Clearly" adapts to the frame: above the sensor noise, and a fixed share of how dark the
+darkest ink in the frame is (so faint ruling lines drop out next to pen ink, while pencil on
+its own is still found). `sensitivity` moves that share for the window's +/- keys.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import cv2
+import numpy as np
+
+# The background is estimated on a copy whose long side is this many pixels, so the kernels
+# below are a fixed share of the frame whatever the camera resolution.
+BACKGROUND_LONG_SIDE_PX = 80
+# Closing (max then min) with this ellipse removes dark features narrower than it: strokes up to
+# ~9% of the frame's long side (a thick marker on a digit filling the frame), while keeping the
+# edges of larger dark areas (shadows, the desk around the sheet) where they are.
+BACKGROUND_CLOSE_PX = 7
+# Statistics (noise, darkest ink) come from every 4th pixel in both directions: plenty of
+# samples for a histogram at a sixteenth of the cost.
+STATS_STRIDE = 4
+# Darkness = 1 - gray / paper, 0 for paper, ~0.5-0.9 for pen ink, ~0.15-0.4 for pencil.
+MIN_DARKNESS = 0.10          # never call anything paler than this ink
+MAX_DARKNESS = 0.22          # never demand more, so pencil on a page of pen ink stays in
+NOISE_SIGMAS = 5.0           # ink must stand this many noise deviations out of the paper
+INK_SHARE = 0.4              # ...and be this share as dark as the frame's darkest ink
+INK_PERCENTILE = 99.7        # "darkest ink": this percentile of darkness over the frame
+SENSITIVITY_GAIN = 0.5       # sensitivity +1 halves the required darkness, -1 makes it x1.5
+# Ratio images are stored as uint8 with paper at this value, leaving room above for noise.
+PAPER_LEVEL = 200.0
+NOISE_WINDOW = 30            # histogram bins above the paper peak that can be noise
+# Ruling lines dark enough to pass the threshold run through the digits written on them and
+# would glue a whole line of digits into one blob. A ruling line is found as a chain of strips
+# (this many pixels long) each crossed by a thin band of ink covering most of the strip...
+LINE_STRIP_PX = 32
+LINE_STRIP_COVER = 0.8
+LINE_MIN_SHARE = 1 / 3       # ...chained over at least this share of the frame,
+LINE_SLANT_PX = 2            # each strip within this many pixels of the last (~4 degrees),
+LINE_MAX_SIDE_INK = 0.4      # with little ink beside the band (per row, share of the band's)
+LINE_MIN_THIN_SHARE = 0.5    # in at least this share of its strips;
+LINE_MIN_COUNT = 2           # and lines come in families.
+# Only the line's thin parts are erased: a stroke crossing it keeps a run of ink across the
+# line at least this long (share of the frame's extent across the lines, at least 5 px).
+LINE_CROSS_RUN_SHARE = 1 / 80
+
+
+class InkThresholder:
+    """Reusable ink thresholder: holds the kernels so each frame only does pixel work."""
+
+    def __init__(self) -> None:
+        self._background_kernel = cv2.getStructuringElement(
+            cv2.MORPH_ELLIPSE, (BACKGROUND_CLOSE_PX, BACKGROUND_CLOSE_PX))
+        # A 3x3 cross bridges one-pixel breaks in a stroke without gluing diagonal neighbours.
+        self._close_kernel = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
+        self._darkness_levels = 1.0 - np.arange(256, dtype=np.float64) / PAPER_LEVEL
+        self._squared_offsets = np.arange(1, 257, dtype=np.float32) ** 2
+
+    def paper_background(self, gray: np.ndarray) -> np.ndarray:
+        """Estimated bare-paper brightness on a small grid (uint8, long side ~80 px)."""
+        height, width = gray.shape
+        scale = BACKGROUND_LONG_SIDE_PX / max(height, width)
+        small_size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        # INTER_LINEAR only reads 2x2 pixels per output: far cheaper than INTER_AREA, and the
+        # closing and blur below average the samples anyway.
+        small = cv2.resize(gray, small_size, interpolation=cv2.INTER_LINEAR)
+        closed = cv2.morphologyEx(small, cv2.MORPH_CLOSE, self._background_kernel,
+                                  borderType=cv2.BORDER_REPLICATE)
+        smooth = cv2.GaussianBlur(closed, (5, 5), 0, borderType=cv2.BORDER_REPLICATE)
+        # At a shadow's edge the blur brightens the dark side, which would read as ink; the
+        # minimum keeps the unblurred (correct) dark value there.
+        return cv2.min(closed, smooth)
+
+    def ink_limit(self, gray_smooth: np.ndarray, background: np.ndarray,
+                  sensitivity: float = 0.0) -> float:
+        """Ink is darker than this fraction of the estimated background, in this frame."""
+        height, width = gray_smooth.shape
+        samples_size = (max(1, width // STATS_STRIDE), max(1, height // STATS_STRIDE))
+        samples = cv2.resize(gray_smooth, samples_size, interpolation=cv2.INTER_NEAREST)
+        paper = cv2.resize(background, samples_size, interpolation=cv2.INTER_LINEAR)
+        ratio = cv2.divide(samples, paper, scale=PAPER_LEVEL)
+        counts = cv2.calcHist([ratio], [0], None, [256], [0, 256]).ravel()
+        # Paper is the histogram's peak; only noise makes a pixel brighter than its paper, so
+        # the bright side of the peak measures the noise without being fooled by ink.
+        paper_bin = int(np.argmax(counts))
+        # Brighter than paper + NOISE_WINDOW is glare or a shadow's edge, not noise.
+        bright = counts[paper_bin + 1:paper_bin + 1 + NOISE_WINDOW]
+        noise_bins = np.sqrt(np.dot(bright, self._squared_offsets[:bright.size])
+                             / max(float(bright.sum()), 1.0))
+        noise = noise_bins / PAPER_LEVEL
+        paper_darkness = self._darkness_levels[paper_bin]
+        dark_count = (1.0 - INK_PERCENTILE / 100.0) * ratio.size
+        ink_bin = min(int(np.searchsorted(np.cumsum(counts), dark_count)), 255)
+        ink_darkness = self._darkness_levels[ink_bin] - paper_darkness
+        wanted = min(max(INK_SHARE * ink_darkness, MIN_DARKNESS, NOISE_SIGMAS * noise),
+                     MAX_DARKNESS)
+        wanted *= 1.0 - SENSITIVITY_GAIN * min(max(float(sensitivity), -1.0), 1.0)
+        # Relative to the paper the histogram sees rather than to the estimate, which sits
+        # slightly high where the closing picked up bright noise.
+        return float((1.0 - paper_darkness) * (1.0 - wanted))
+
+    def __call__(self, gray: np.ndarray, sensitivity: float = 0.0) -> np.ndarray:
+        """Ink mask of `gray` (uint8 0/255, same shape, 255 = ink)."""
+        if gray.ndim != 2 or gray.dtype != np.uint8:
+            raise ValueError(f"ink_mask wants a 2-D uint8 grayscale image, got {gray.dtype}"
+                             f" {gray.shape}")
+        height, width = gray.shape
+        background = self.paper_background(gray)
+        # A light blur cuts sensor noise ~2.5x; ink strokes are wider than its 3 px.
+        gray_smooth = cv2.GaussianBlur(gray, (3, 3), 0)
+        limit_fraction = self.ink_limit(gray_smooth, background, sensitivity)
+        # Scale the paper down to the threshold on the small grid, then upscale once: the
+        # full-resolution work is one uint8 resize and a compare.
+        limit_small = cv2.convertScaleAbs(background, alpha=limit_fraction)
+        limit = cv2.resize(limit_small, (width, height), interpolation=cv2.INTER_LINEAR)
+        mask = cv2.compare(gray_smooth, limit, cv2.CMP_LT)
+        mask = erase_ruling_lines(mask, horizontal=True)
+        mask = erase_ruling_lines(mask, horizontal=False)
+        return cv2.morphologyEx(mask, cv2.MORPH_CLOSE, self._close_kernel)
+
+
+def erase_ruling_lines(mask: np.ndarray, horizontal: bool = True) -> np.ndarray:
+    """`mask` without long thin ruling lines (horizontal or vertical); strokes crossing stay.
+
+    Returns `mask` itself (no copy) when there is no line, which is the usual case.
+    """
+    # Work in a layout where the lines run along axis 1, so both directions share the code.
+    along = mask if horizontal else cv2.transpose(mask)
+    across, length = along.shape
+    strip = LINE_STRIP_PX
+    n_strips = length // strip
+    if n_strips < 3:
+        return mask
+    # Ink per (position across, strip): a line crossing a strip fills ~`strip` pixels of it.
+    # Summing runs of `strip` contiguous pixels is one cv2.reduce on a reshaped view.
+    strips = np.ascontiguousarray(along[:, :n_strips * strip]).reshape(-1, strip)
+    counts = cv2.reduce(strips, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S)
+    counts = counts.reshape(across, n_strips).astype(np.float32)
+    # Sum over 3 neighbouring positions, so a line slanting within a strip still counts.
+    band = cv2.boxFilter(counts, -1, (1, 3), normalize=False, borderType=cv2.BORDER_CONSTANT)
+    crossed = (band >= 255.0 * LINE_STRIP_COVER * strip).astype(np.uint8)
+    # Cheap exit for the usual frame: no run of consecutive crossed strips long enough.
+    min_strips = max(3, int(np.ceil(LINE_MIN_SHARE * n_strips)))
+    strip_crossed = np.concatenate(([0], crossed.any(axis=0).astype(np.int8), [0]))
+    run_edges = np.flatnonzero(np.diff(strip_crossed))
+    if run_edges.size == 0 or np.max(run_edges[1::2] - run_edges[::2]) < min_strips:
+        return mask
+    # Chain crossed cells of consecutive strips into lines, allowing a few positions of slant
+    # per strip. A line is crossed in every strip, digits written on it or not; the tops of a
+    # row of digits are not.
+    chained = cv2.dilate(crossed, np.ones((2 * LINE_SLANT_PX + 1, 1), np.uint8))
+    n_labels, labels, stats, _ = cv2.connectedComponentsWithStats(chained, connectivity=8,
+                                                                  ltype=cv2.CV_16U)
+    # A line is thin: the 8 positions around its band hold little ink, where a row of dense
+    # writing is just as full. Digits written on the line spoil some cells, not most.
+    wide = cv2.boxFilter(counts, -1, (1, 11), normalize=False, borderType=cv2.BORDER_CONSTANT)
+    thin = (wide - band) / 8.0 <= LINE_MAX_SIDE_INK * band / 3.0
+    # Count strips, not cells: a line's band is a few cells wide and only the middle is thin.
+    rows, cols = np.nonzero(crossed)
+    cell_strips = labels[rows, cols] * n_strips + cols
+    strips_crossed = np.bincount(np.unique(cell_strips) // n_strips, minlength=n_labels)
+    thin_strips = np.unique(cell_strips[thin[rows, cols]]) // n_strips
+    strips_thin = np.bincount(thin_strips, minlength=n_labels)
+    is_line = ((stats[:, cv2.CC_STAT_WIDTH] >= min_strips)
+               & (strips_thin >= LINE_MIN_THIN_SHARE * strips_crossed))
+    is_line[0] = False
+    # Ruled or squared paper shows several parallel lines; a single long straight stroke is
+    # more likely part of a big digit (the stem of a 9 or a 1 written across the frame).
+    if np.count_nonzero(is_line) < LINE_MIN_COUNT:
+        return mask
+    zone = is_line[labels].astype(np.uint8)
+    repeats = np.full(n_strips, strip)
+    repeats[-1] += length - n_strips * strip
+    zone = np.repeat(zone * np.uint8(255), repeats, axis=1)
+    if not horizontal:
+        zone = cv2.transpose(zone)
+    # Pixels in a long enough run across the line belong to a stroke crossing it.
+    run_px = max(5, round(LINE_CROSS_RUN_SHARE * across))
+    run_kernel = np.ones((run_px, 1) if horizontal else (1, run_px), np.uint8)
+    crossing = cv2.morphologyEx(mask, cv2.MORPH_OPEN, run_kernel)
+    return cv2.subtract(mask, cv2.subtract(zone, crossing))
+
+
+@functools.lru_cache(maxsize=1)
+def _default_thresholder() -> InkThresholder:
+    return InkThresholder()
+
+
+def ink_mask(gray: np.ndarray, sensitivity: float = 0.0) -> np.ndarray:
+    """Binary ink mask of a grayscale frame: uint8, 255 where dark ink is, 0 for paper.
+
+    `sensitivity` in [-1, 1]: positive finds fainter ink (pencil), negative only strong ink.
+    """
+    return _default_thresholder()(gray, sensitivity)

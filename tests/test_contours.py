@@ -1,0 +1,136 @@
+"""Digit boxes: digits (a thin 1 too) are kept; specks, lines, blots and cut-off blobs are not."""
+
+from __future__ import annotations
+
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+from reader.contours import find_digit_boxes
+
+HEIGHT, WIDTH = 480, 640
+
+
+def blank() -> np.ndarray:
+    return np.zeros((HEIGHT, WIDTH), np.uint8)
+
+
+def draw_digit(mask: np.ndarray, char: str, x: int, y: int, scale: float = 1.6,
+               thickness: int = 3) -> tuple[int, int, int, int]:
+    """Draw `char` with its top-left near (x, y); return its exact box (x, y, w, h)."""
+    glyph = np.zeros_like(mask)
+    (_, text_h), _ = cv2.getTextSize(char, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
+    cv2.putText(glyph, char, (x, y + text_h), cv2.FONT_HERSHEY_SIMPLEX, scale, 255, thickness)
+    mask |= glyph
+    return cv2.boundingRect(glyph)
+
+
+def draw_one(mask: np.ndarray, x: int, y: int, height: int = 50, width: int = 3
+             ) -> tuple[int, int, int, int]:
+    """A bare vertical stroke, the way many people write a 1."""
+    cv2.rectangle(mask, (x, y), (x + width - 1, y + height - 1), 255, -1)
+    return (x, y, width, height)
+
+
+def iou(a, b) -> float:
+    ax0, ay0, aw, ah = a
+    bx0, by0, bw, bh = b
+    w = min(ax0 + aw, bx0 + bw) - max(ax0, bx0)
+    h = min(ay0 + ah, by0 + bh) - max(ay0, by0)
+    inter = max(w, 0) * max(h, 0)
+    return inter / float(aw * ah + bw * bh - inter)
+
+
+def matched(found: np.ndarray, expected: list) -> list[bool]:
+    return [any(iou(box, e) > 0.8 for box in found.tolist()) for e in expected]
+
+
+def test_digits_and_a_thin_one_are_kept_junk_is_dropped():
+    mask = blank()
+    digits = [draw_digit(mask, c, 60 + 60 * i, 150) for i, c in enumerate("2075")]
+    digits.append(draw_one(mask, 320, 150))
+    rng = np.random.default_rng(1)
+    for x, y in rng.integers(20, [WIDTH - 20, HEIGHT - 20], size=(300, 2)):
+        if not 130 < y < 230:
+            cv2.circle(mask, (int(x), int(y)), int(rng.integers(0, 3)), 255, -1)  # specks
+    cv2.line(mask, (30, 300), (610, 306), 255, 2)                  # a ruling line
+    cv2.circle(mask, (0, 400), 40, 255, -1)                       # a thumb at the border
+    draw_digit(mask, "8", WIDTH - 15, 250)                        # a digit cut by the border
+    cv2.rectangle(mask, (420, 360), (470, 420), 255, -1)           # a solid blot
+    cv2.line(mask, (520, 60), (540, 60), 255, 3)                   # a dash
+    cv2.line(mask, (380, 90), (560, 110), 255, 2)                  # an underline stroke
+    boxes = find_digit_boxes(mask)
+    assert boxes.dtype == np.int32 and boxes.shape[1] == 4
+    assert all(matched(boxes, digits)), boxes
+    assert len(boxes) == len(digits), boxes
+
+
+def test_boxes_are_sorted_left_to_right():
+    mask = blank()
+    for x in (400, 100, 250, 550):
+        draw_digit(mask, "4", x, 100)
+    boxes = find_digit_boxes(mask)
+    assert len(boxes) == 4
+    assert list(boxes[:, 0]) == sorted(boxes[:, 0])
+
+
+def test_empty_mask_gives_no_boxes():
+    boxes = find_digit_boxes(blank())
+    assert boxes.shape == (0, 4) and boxes.dtype == np.int32
+
+
+@pytest.mark.parametrize("height, kept", [(6, False), (12, True), (420, True), (450, False)])
+def test_size_limits_relative_to_the_frame(height, kept):
+    mask = blank()
+    box = draw_one(mask, 300, 15, height=height, width=max(3, height // 8))
+    mask_has = matched(find_digit_boxes(mask), [box])[0]
+    assert mask_has == kept
+
+
+def test_a_five_with_a_detached_top_bar_is_one_box():
+    mask = blank()
+    body = draw_digit(mask, "5", 200, 200, scale=2.0, thickness=4)
+    x, y, w, h = body
+    mask[y:y + h // 4, :] = 0                                  # cut the bar off the body...
+    cv2.line(mask, (x + w // 3, y + 2), (x + w - 1, y + 2), 255, 4)  # ...and draw it apart
+    boxes = find_digit_boxes(mask)
+    assert len(boxes) == 1
+    _, by, _, bh = boxes[0]
+    assert by <= y + 1 and by + bh >= y + h - 1                  # bar and body together
+
+
+def test_digits_on_two_close_lines_stay_separate():
+    mask = blank()
+    top = draw_digit(mask, "7", 200, 100)
+    bottom = draw_digit(mask, "3", 205, 100 + top[3] + 6)        # 6 px below the 7
+    boxes = find_digit_boxes(mask)
+    assert all(matched(boxes, [top, bottom])) and len(boxes) == 2
+
+
+def test_a_vertical_ruling_line_far_taller_than_the_digits_is_dropped():
+    mask = blank()
+    digits = [draw_digit(mask, c, 100 + 60 * i, 200) for i, c in enumerate("386")]
+    cv2.line(mask, (500, 20), (502, 400), 255, 2)               # margin line, not a 1
+    boxes = find_digit_boxes(mask)
+    assert all(matched(boxes, digits)) and len(boxes) == 3
+
+
+def test_thousands_of_specks_stay_fast_and_capped():
+    rng = np.random.default_rng(0)
+    mask = np.where(rng.random((HEIGHT, WIDTH)) < 0.02, 255, 0).astype(np.uint8)
+    for i in range(200):  # and plenty of digit-sized blobs to choose from
+        draw_digit(mask, str(i % 10), 15 + (i % 20) * 30, 15 + (i // 20) * 45, scale=0.9,
+                   thickness=2)
+    find_digit_boxes(mask, max_candidates=50)
+    start = time.perf_counter()
+    boxes = find_digit_boxes(mask, max_candidates=50)
+    elapsed_ms = (time.perf_counter() - start) * 1000
+    assert len(boxes) <= 50
+    assert elapsed_ms < 50, f"{elapsed_ms:.1f} ms"
+
+
+def test_rejects_non_mask_input():
+    with pytest.raises(ValueError, match="2-D uint8"):
+        find_digit_boxes(np.zeros((10, 10, 3), np.uint8))
