@@ -37,7 +37,7 @@ class Window:
     def __init__(self, title: str = WINDOW_TITLE):
         self.title = title
         try:
-            cv2.namedWindow(title, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO)
+            cv2.namedWindow(title, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
         except cv2.error as exc:
             raise UserError(f"cannot open a window ({str(exc).strip().splitlines()[-1]});"
                             " use --no-display") from None
