@@ -13,8 +13,14 @@ from reader.detections import FrameResult
 from reader.errors import EXIT_OK
 from reader.overlay import debug_view, draw_help, draw_overlay
 from reader.pipeline import Reader
-from reader.sinks import (ImageFolderSink, ImageSink, JsonLinesSink, VideoSink, check_writable,
-                          save_snapshot)
+from reader.sinks import (
+    ImageFolderSink,
+    ImageSink,
+    JsonLinesSink,
+    VideoSink,
+    check_writable,
+    save_snapshot,
+)
 from reader.sources import open_source
 from reader.window import HELP_LINES, Window, display_available
 

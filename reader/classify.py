@@ -19,8 +19,9 @@ MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 DEFAULT_MODEL = MODELS_DIR / "digits.tflite"
 PATCH_SHAPE = (28, 28)
 NUM_CLASSES = 10
-# Batches are padded up to one of these sizes, so the interpreter is rarely re-allocated.
-BATCH_BUCKETS = (1, 4, 16, 64, 256, 1024)
+# Batches are padded up to one of these sizes, so the interpreter is rarely re-allocated while
+# little work is wasted on padding.
+BATCH_BUCKETS = (1, 2, 4, 8, 12, 16, 24, 32, 48, 64, 96, 128, 256, 512, 1024)
 
 
 class DigitClassifier:

@@ -59,7 +59,7 @@ class Window:
         cv2.destroyWindow(self.title)
         cv2.waitKey(1)  # lets highgui process the close
 
-    def __enter__(self) -> "Window":
+    def __enter__(self) -> Window:  # noqa: PYI034 -- Window is final
         return self
 
     def __exit__(self, *exc_info) -> None:

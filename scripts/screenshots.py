@@ -76,12 +76,12 @@ def window_region(display: str, title: str) -> tuple[int, int, int, int] | None:
     """(x, y, w, h) of the visible window with this title, or None."""
     env = {**os.environ, "DISPLAY": display}
     found = subprocess.run(["xdotool", "search", "--onlyvisible", "--name", title],
-                           capture_output=True, text=True, env=env)
+                           capture_output=True, text=True, env=env, check=False)
     ids = found.stdout.split()
     if not ids:
         return None
     geometry = subprocess.run(["xdotool", "getwindowgeometry", "--shell", ids[-1]],
-                              capture_output=True, text=True, env=env).stdout
+                              capture_output=True, text=True, env=env, check=False).stdout
     values = dict(line.split("=", 1) for line in geometry.split())
     return tuple(int(values[k]) for k in ("X", "Y", "WIDTH", "HEIGHT"))
 
@@ -91,7 +91,7 @@ def press(display: str, title: str, key: str) -> None:
     env = {**os.environ, "DISPLAY": display}
     # No window manager runs on Xvfb, so focus the window directly rather than "activate" it.
     subprocess.run(["xdotool", "search", "--onlyvisible", "--name", title, "windowfocus",
-                    "key", key], env=env, capture_output=True)
+                    "key", key], env=env, capture_output=True, check=False)
 
 
 def start_reader(display: str, *args: str) -> subprocess.Popen:

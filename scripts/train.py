@@ -23,8 +23,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # run from a checkout without installing
 
-from reader.errors import EXIT_RUNTIME, UserError  # noqa: E402
-from reader.training.mnist import load_mnist  # noqa: E402
+from reader.errors import EXIT_RUNTIME, UserError
+from reader.training.mnist import load_mnist
 
 MIN_EXPORT_AGREEMENT = 0.9999
 
@@ -45,6 +45,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="default: 2e-3 Adam with cosine decay, or 1.0 Adadelta for seed")
     p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
                    help="camera-like augmentation (default: on, off for seed)")
+    p.add_argument("--reader-normalized", action=argparse.BooleanOptionalAction, default=None,
+                   help="train and test on MNIST passed through the reader's own patch"
+                        " normalisation (default: on, off for seed)")
     p.add_argument("--seed", type=int, default=0, help="random seed (runs are deterministic on CPU)")
     p.add_argument("--val-size", type=int, default=5000,
                    help="training digits held out for validation")
@@ -89,12 +92,14 @@ def run(args: argparse.Namespace) -> int:
             cpu, [tf.config.LogicalDeviceConfiguration()] * args.logical_cpus)
 
     from reader.training import export, reports
-    from reader.training.architectures import multiply_adds
+    from reader.training.architectures import ARCHITECTURES, multiply_adds
     from reader.training.data import make_splits
     from reader.training.fit import RunConfig, train
 
     val_size = min(args.val_size, len(mnist.x_train) // 10) if args.limit else args.val_size
-    splits = make_splits(mnist, val_size, args.seed, args.limit)
+    reader_normalized = ARCHITECTURES[args.arch].reader_normalized \
+        if args.reader_normalized is None else args.reader_normalized
+    splits = make_splits(mnist, val_size, args.seed, args.limit, reader_normalized)
 
     # --- Train ---
     config = RunConfig(arch=args.arch, epochs=args.epochs, batch_size=args.batch_size,
@@ -104,7 +109,9 @@ def run(args: argparse.Namespace) -> int:
     resolved = config.resolved()
     print(f"training {args.arch}: {len(splits.x_train)} digits, {resolved.epochs} epochs,"
           f" batch {resolved.batch_size}, lr {resolved.learning_rate},"
-          f" augment {'on' if resolved.augment else 'off'}, strategy {args.strategy}", flush=True)
+          f" augment {'on' if resolved.augment else 'off'},"
+          f" reader-normalized {'on' if reader_normalized else 'off'},"
+          f" strategy {args.strategy}", flush=True)
     result = train(splits, config)
     if result.interrupted:
         print(f"\ninterrupted: checkpoint kept in {args.checkpoint_dir}; continue with --resume"
@@ -166,7 +173,8 @@ def run(args: argparse.Namespace) -> int:
                      "machine": reports.machine_description(),
                      "finished": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
                      "command": "python scripts/train.py " + " ".join(sys.argv[1:])},
-        "data": {"source": mnist.source, "sha256": mnist.sha256},
+        "data": {"source": mnist.source, "sha256": mnist.sha256,
+                 "reader_normalized": reader_normalized},
         "history": result.history,
         "test": {"accuracy_pct": round(test_accuracy, 2), "errors": int((~correct).sum()),
                  "per_class_accuracy_pct": per_class,

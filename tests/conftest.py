@@ -18,7 +18,8 @@ def run_reader(*args, timeout=120, env=None, **kwargs) -> subprocess.CompletedPr
     run_env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
     run_env.update(env or {})
     return subprocess.run([sys.executable, "-m", "reader", *map(str, args)], capture_output=True,
-                          text=True, timeout=timeout, cwd=REPO, env=run_env, **kwargs)
+                          text=True, timeout=timeout, cwd=REPO, env=run_env, check=False,
+                          **kwargs)
 
 
 def json_lines(stdout: str) -> list[dict]:

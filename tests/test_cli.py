@@ -9,8 +9,8 @@ import time
 import cv2
 import numpy as np
 import pytest
-
 from conftest import REPO, SHIPPED_MODEL, json_lines, run_reader
+
 from reader.eval.scoring import score_frame
 
 pytestmark = pytest.mark.skipif(not SHIPPED_MODEL.exists(), reason="no shipped model")

@@ -6,8 +6,13 @@ import struct
 import numpy as np
 import pytest
 
-from reader.training.mnist import (IMAGES_MAGIC, LABELS_MAGIC, MnistError, SHARED_MNIST_DIRS,
-                                   load_mnist)
+from reader.training.mnist import (
+    IMAGES_MAGIC,
+    LABELS_MAGIC,
+    SHARED_MNIST_DIRS,
+    MnistError,
+    load_mnist,
+)
 
 
 def idx_bytes(magic: int, array: np.ndarray, shape=None) -> bytes:

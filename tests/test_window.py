@@ -5,11 +5,10 @@ import time
 
 import numpy as np
 import pytest
-
 from conftest import REPO, SHIPPED_MODEL
 
 sys.path.insert(0, str(REPO / "scripts"))
-import screenshots  # noqa: E402
+import screenshots
 
 pytestmark = [
     pytest.mark.display,

@@ -69,12 +69,15 @@ class TrainingPreset:
     epochs: int
     batch_size: int
     augment: bool
+    reader_normalized: bool  # train on MNIST passed through the reader's patch normalisation
 
 
 ARCHITECTURES = {
     # The seed relied on Keras 2's Adadelta default of lr=1.0 (Keras 3 defaults to 0.001).
-    "seed": TrainingPreset(build_seed, "adadelta", 1.0, 12, 128, augment=False),
-    "default": TrainingPreset(build_default, "adam", 2e-3, 20, 128, augment=True),
+    "seed": TrainingPreset(build_seed, "adadelta", 1.0, 12, 128, augment=False,
+                           reader_normalized=False),
+    "default": TrainingPreset(build_default, "adam", 2e-3, 20, 128, augment=True,
+                              reader_normalized=True),
 }
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from reader.training.augment import augment_batch
-from reader.training.mnist import Mnist
+from reader.training.mnist import Mnist, as_network_input
 
 
 @dataclass(frozen=True)
@@ -23,20 +23,24 @@ class Splits:
     y_test: np.ndarray
 
 
-def to_patches(images_uint8: np.ndarray) -> np.ndarray:
-    """uint8 (N, 28, 28) -> the network's input: float32 (N, 28, 28, 1) in [0, 1]."""
-    return (images_uint8.astype(np.float32) / 255.0)[..., None]
+def make_splits(mnist: Mnist, val_size: int, seed: int, limit: int | None = None,
+                reader_normalized: bool = False) -> Splits:
+    """Hold out `val_size` training digits for validation; the test set stays untouched.
 
-
-def make_splits(mnist: Mnist, val_size: int, seed: int, limit: int | None = None) -> Splits:
-    """Hold out `val_size` training digits for validation; the test set stays untouched."""
+    Images become the network's input, float32 (N, 28, 28, 1) in [0, 1]; see
+    `as_network_input` for `reader_normalized`.
+    """
     order = np.random.default_rng(seed).permutation(len(mnist.x_train))
     if limit is not None:  # small runs (tests, smoke checks) take a random subset
         order = order[: limit + val_size]
     val_idx, train_idx = order[:val_size], order[val_size:]
-    return Splits(to_patches(mnist.x_train[train_idx]), mnist.y_train[train_idx],
-                  to_patches(mnist.x_train[val_idx]), mnist.y_train[val_idx],
-                  to_patches(mnist.x_test), mnist.y_test)
+
+    def prepare(images):
+        return as_network_input(images, reader_normalized)[..., None]
+
+    return Splits(prepare(mnist.x_train[train_idx]), mnist.y_train[train_idx],
+                  prepare(mnist.x_train[val_idx]), mnist.y_train[val_idx],
+                  prepare(mnist.x_test), mnist.y_test)
 
 
 def training_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int,

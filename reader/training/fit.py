@@ -36,7 +36,7 @@ class RunConfig:
     resume: bool = False
     verbose: int = 1
 
-    def resolved(self) -> "RunConfig":
+    def resolved(self) -> RunConfig:
         """A copy with the architecture's preset filled in where the user said nothing."""
         preset = ARCHITECTURES[self.arch]
         return RunConfig(

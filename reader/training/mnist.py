@@ -111,10 +111,25 @@ def _load_from_keras() -> Mnist:
     try:
         import keras  # heavy: only on this fallback path
         (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
-    except Exception as exc:  # network errors come in many types
+    except Exception as exc:  # noqa: BLE001 -- network errors come in many types
         raise MnistError("no MNIST files found locally and the download failed"
                          f" ({type(exc).__name__}); pass --data DIR") from None
     return Mnist(x_train, y_train, x_test, y_test, source="keras-download", sha256={})
+
+
+def as_network_input(images_uint8: np.ndarray, reader_normalized: bool) -> np.ndarray:
+    """MNIST digits (N, 28, 28) uint8 -> float32 (N, 28, 28) in [0, 1], as a model was trained.
+
+    With `reader_normalized`, each digit goes through the reader's own patch normalisation
+    (deskew, stroke width, 20x20 box, centre of mass), so training and testing see exactly what
+    the live reader feeds the network.
+    """
+    if not reader_normalized:
+        return images_uint8.astype(np.float32) / 255.0
+    from reader.patches import normalize_digit  # OpenCV work: only when asked for
+
+    return np.stack([normalize_digit(image) for image in images_uint8]) if len(images_uint8) \
+        else np.zeros((0, 28, 28), np.float32)
 
 
 def load_mnist(data_dir: str | Path | None = None) -> Mnist:
