@@ -44,6 +44,8 @@ def run(args: argparse.Namespace) -> int:
     show = not args.no_display and display_available()
     if not args.no_display and not show:
         log.warning("no display found: running without a window (see --output, --json)")
+    if show:  # the s key must not fail after an hour of watching
+        check_writable(args.snapshots, is_folder=True)
 
     with ExitStack() as stack:
         source = stack.enter_context(open_source(args.source))

@@ -47,3 +47,13 @@ def test_window_shows_boxes_and_obeys_keys(scene_photos):
     assert live.mean() > 60                      # the photo is on screen, not a blank window
     assert overlay_pixels(live) > 300            # with boxes drawn over its digits
     assert debug.mean() < live.mean() - 30       # d switched to the (dark) mask view
+
+
+def test_unwritable_snapshot_folder_is_refused_before_the_window_opens(scene_photos, tmp_path):
+    from conftest import run_reader
+
+    with screenshots.virtual_display(92) as display:
+        proc = run_reader(scene_photos[1][0], "--snapshots", tmp_path / "missing" / "snaps",
+                          env={"DISPLAY": display}, timeout=60)
+    assert proc.returncode == 2
+    assert "snaps" in proc.stderr and "Traceback" not in proc.stderr
