@@ -154,3 +154,10 @@ def test_the_shipped_model_reads_mnist_test_at_99_6_percent_or_better():
     accuracy = float((probs.argmax(1) == mnist.y_test).mean()) * 100
     assert accuracy >= 99.6
     assert abs(accuracy - card["test"]["accuracy_pct"]) < 0.02  # the card tells the truth
+
+
+@pytest.mark.skipif(not DEFAULT_MODEL.exists(), reason="no shipped model yet")
+def test_shipped_model_files_stay_small():
+    for path in DEFAULT_MODEL.parent.glob("*"):
+        if path.suffix in (".keras", ".tflite"):
+            assert path.stat().st_size <= 5 * 1024 * 1024, path

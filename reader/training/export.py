@@ -37,8 +37,14 @@ def write_atomically(path: Path, write) -> Path:
 
 
 def save_keras(model: keras.Model, path: Path) -> Path:
-    """The training artifact (`.keras`), written atomically."""
-    return write_atomically(path, lambda tmp: model.save(tmp))
+    """The training artifact (`.keras`): architecture and weights, written atomically.
+
+    The optimizer's moments are left out (the checkpoint keeps them for --resume): they would
+    triple the file for nothing a user of the model needs.
+    """
+    weights_only = model.__class__.from_config(model.get_config())  # uncompiled, unlike a clone
+    weights_only.set_weights(model.get_weights())
+    return write_atomically(path, lambda tmp: weights_only.save(tmp))
 
 
 def save_litert(model: keras.Model, path: Path) -> Path:
