@@ -77,7 +77,7 @@ def _stroke_and_extent(ink_u8: np.ndarray, ink_mass: float) -> tuple[float, int]
     A stroke of length L and width W holds ink L*W and has an outline ~2L long, so the width
     is 2 * ink / outline; holes count too, as both sides of a loop are edges.
     """
-    binary = (ink_u8 > 127).view(np.uint8)
+    binary = cv2.threshold(ink_u8, 127, 1, cv2.THRESH_BINARY)[1]
     contours = cv2.findContours(binary, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)[-2]
     outline = sum(cv2.arcLength(c, True) for c in contours)
     if outline <= 0:
@@ -169,13 +169,15 @@ def _match_mnist_stroke(canvas: np.ndarray, ink_mass: float) -> np.ndarray:
     return thinned if cv2.countNonZero(thinned) else canvas
 
 
-def _place_centred(digit_u8: np.ndarray) -> np.ndarray:
-    """Paste `digit_u8` (<= 20x20) into a 28x28 float32 patch, centre of mass at the centre."""
-    patch = np.zeros((PATCH_PX, PATCH_PX), np.float32)
+def _place_centred(digit_u8: np.ndarray, patch: np.ndarray) -> None:
+    """Paste `digit_u8` (<= 20x20) into the zeroed 28x28 `patch`, centre of mass at the centre.
+
+    Values stay 0..255: the caller scales (all of a frame's patches in one multiplication).
+    """
     moments = cv2.moments(digit_u8)
-    height, width = digit_u8.shape
     if moments["m00"] <= 0:
-        return patch
+        return
+    height, width = digit_u8.shape
     # Whole-pixel shifts, as MNIST's own centring (its centres scatter +-0.5 px): no blur.
     left = round(CENTRE - moments["m10"] / moments["m00"])
     top = round(CENTRE - moments["m01"] / moments["m00"])
@@ -183,19 +185,17 @@ def _place_centred(digit_u8: np.ndarray) -> np.ndarray:
     x1, y1 = min(left + width, PATCH_PX), min(top + height, PATCH_PX)
     if x1 > x0 and y1 > y0:
         patch[y0:y1, x0:x1] = digit_u8[y0 - top:y1 - top, x0 - left:x1 - left]
-    patch *= 1.0 / 255.0
-    return patch
 
 
-def _normalize_cropped(ink_u8: np.ndarray, match_stroke: bool = True) -> np.ndarray:
-    """`normalize_digit` for uint8 ink already cropped to the digit, core at ~255."""
+def _normalize_into(ink_u8: np.ndarray, patch: np.ndarray, match_stroke: bool = True) -> None:
+    """`normalize_digit` of uint8 ink already cropped to the digit (core at ~255), written into
+    the zeroed `patch` as 0..255."""
     canvas, ink_mass = _work_canvas(ink_u8)
     if match_stroke:
         canvas = _match_mnist_stroke(canvas, ink_mass)
     x, y, w, h = _ink_box(canvas)
-    if w == 0 or h == 0:
-        return np.zeros((PATCH_PX, PATCH_PX), np.float32)
-    return _place_centred(_resize_long_side(canvas[y:y + h, x:x + w], DIGIT_PX))
+    if w and h:
+        _place_centred(_resize_long_side(canvas[y:y + h, x:x + w], DIGIT_PX), patch)
 
 
 def _resize_long_side(ink: np.ndarray, long_side_px: int) -> np.ndarray:
@@ -222,10 +222,12 @@ def normalize_digit(ink: np.ndarray, match_stroke: bool = True) -> np.ndarray:
     `match_stroke` is False), long side fitted to 20 px, centre of mass at (14, 14). The
     strongest ink becomes 1.0. Blank input gives a blank patch.
     """
+    patch = np.zeros((PATCH_PX, PATCH_PX), np.float32)
     ink_u8 = _to_ink_u8(ink)
-    if ink_u8 is None:
-        return np.zeros((PATCH_PX, PATCH_PX), np.float32)
-    return _normalize_cropped(_crop_to_ink(ink_u8), match_stroke)
+    if ink_u8 is not None:
+        _normalize_into(_crop_to_ink(ink_u8), patch, match_stroke)
+        patch *= 1.0 / 255.0
+    return patch
 
 
 def _own_ink(mask_crop: np.ndarray, box_in_crop: tuple[int, int, int, int]
@@ -236,13 +238,13 @@ def _own_ink(mask_crop: np.ndarray, box_in_crop: tuple[int, int, int, int]
     inside = cv2.countNonZero(mask_crop[y:y + h, x:x + w])
     if inside == cv2.countNonZero(mask_crop):  # the usual case: nothing around the box
         return mask_crop, True
-    _, labels, stats, _ = cv2.connectedComponentsWithStats(mask_crop, connectivity=8)
-    left, top = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_TOP]
-    right = left + stats[:, cv2.CC_STAT_WIDTH]
-    bottom = top + stats[:, cv2.CC_STAT_HEIGHT]
-    keep = (left >= x) & (top >= y) & (right <= x + w) & (bottom <= y + h)
+    # 16-bit labels: a crop never holds 65535 blobs, and they are cheaper to make and map.
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(mask_crop, connectivity=8,
+                                                           ltype=cv2.CV_16U)
+    starts, sizes = stats[:, :2], stats[:, 2:4]
+    keep = ((starts >= (x, y)) & (starts + sizes <= (x + w, y + h))).all(axis=1)
     keep[0] = False
-    return np.where(keep, 255, 0).astype(np.uint8)[labels], False
+    return (keep.astype(np.uint8) * np.uint8(255))[labels], False
 
 
 def make_patches(gray: np.ndarray, mask: np.ndarray, boxes_xywh: np.ndarray) -> np.ndarray:
@@ -260,31 +262,32 @@ def make_patches(gray: np.ndarray, mask: np.ndarray, boxes_xywh: np.ndarray) -> 
     for i, (x, y, w, h) in enumerate(boxes_xywh.tolist()):
         x0, y0 = max(x - CROP_PAD_PX, 0), max(y - CROP_PAD_PX, 0)
         x1, y1 = min(x + w + CROP_PAD_PX, frame_w), min(y + h + CROP_PAD_PX, frame_h)
-        bx, by = x - x0, y - y0  # the box inside the crop
         if x1 - x0 <= 2 * CROP_PAD_PX or y1 - y0 <= 2 * CROP_PAD_PX:
             continue
+        bx, by = x - x0, y - y0  # the box inside the crop
         own, bare_ring = _own_ink(mask[y0:y1, x0:x1], (bx, by, w, h))
-        if not cv2.countNonZero(own):
+        # The box is the mask's box and all of the own ink lies in it: the padding only holds
+        # the paper around the digit and its strokes' soft edges.
+        own_box = own[by:by + h, bx:bx + w]
+        if not cv2.countNonZero(own_box):
             continue
         gray_crop = gray[y0:y1, x0:x1]
+        gray_box = gray_crop[by:by + h, bx:bx + w]
         # The mask cuts strokes at the threshold; one pixel more keeps their soft edges.
         near_ink = cv2.dilate(own, near_kernel)
         ring_px = gray_crop.size - w * h
         if bare_ring and ring_px >= w + h:
             # The paper is what surrounds the box: two sums instead of a masked mean.
-            ring_sum = cv2.sumElems(gray_crop)[0] - cv2.sumElems(gray_crop[by:by + h,
-                                                                          bx:bx + w])[0]
-            paper = ring_sum / ring_px
+            paper = (cv2.sumElems(gray_crop)[0] - cv2.sumElems(gray_box)[0]) / ring_px
         else:
             paper = cv2.mean(gray_crop, mask=cv2.bitwise_not(near_ink))[0]
-        contrast = paper - cv2.mean(gray_crop, mask=own)[0]
+        contrast = paper - cv2.mean(gray_box, mask=own_box)[0]
         if contrast <= 1.0 or paper <= 0:  # no ink, or no paper around it to compare with
             continue
         # Darkness below the paper, scaled so that pixels as dark as the average ink pixel or
         # darker (the stroke's core) saturate at 255; zero away from the strokes.
         gain = 255.0 / contrast
-        ink = cv2.addWeighted(gray_crop, -gain, gray_crop, 0.0, paper * gain)
-        ink = cv2.min(ink, near_ink)
-        # The box is the mask's box: crop to it, the padding only held soft edges' context.
-        patches[i] = _normalize_cropped(ink[by:by + h, bx:bx + w])
+        ink = cv2.addWeighted(gray_box, -gain, gray_box, 0.0, paper * gain)
+        _normalize_into(cv2.min(ink, near_ink[by:by + h, bx:bx + w]), patches[i])
+    patches *= 1.0 / 255.0
     return patches

@@ -21,7 +21,9 @@ from reader.threshold import ink_mask
 from reader.tracking import DigitTracker
 
 DEFAULT_MIN_CONFIDENCE = 0.5
-DEFAULT_MAX_CANDIDATES = 100
+# A page holds up to ~50 digits; more candidates than this are specks, and each costs a patch
+# and a classification (64 is also one of the classifier's batch sizes).
+DEFAULT_MAX_CANDIDATES = 64
 # Larger frames (12 MP phone photos) are read at this size: digits stay far above the 10 px
 # the contour stage needs, and thresholding costs milliseconds instead of ~100 ms.
 MAX_WORK_SIDE_PX = 1280

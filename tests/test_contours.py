@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from reader.contours import find_digit_boxes
+from reader.threshold import ink_mask
 
 HEIGHT, WIDTH = 480, 640
 
@@ -129,6 +130,68 @@ def test_thousands_of_specks_stay_fast_and_capped():
     elapsed_ms = (time.perf_counter() - start) * 1000
     assert len(boxes) <= 50
     assert elapsed_ms < 50, f"{elapsed_ms:.1f} ms"
+
+
+def photographed(ink: np.ndarray, n_specks: int, seed: int = 0) -> np.ndarray:
+    """Ink mask of `ink` (a mask) written dark on paper, with `n_specks` dark dots of 3 px
+    (dust, pepper noise) strewn over the page."""
+    gray = np.full((HEIGHT, WIDTH), 215, np.uint8)
+    gray[ink > 0] = 40
+    rng = np.random.default_rng(seed)
+    for x, y in rng.integers(0, [WIDTH, HEIGHT], size=(n_specks, 2)):
+        cv2.circle(gray, (int(x), int(y)), 1, 30, -1)
+    return ink_mask(gray)
+
+
+def covers_centre(boxes: np.ndarray, box) -> bool:
+    """Some found box holds the centre of `box` (specks stuck to a digit may grow its box)."""
+    cx, cy = box[0] + box[2] / 2, box[1] + box[3] / 2
+    return any(x <= cx < x + w and y <= cy < y + h for x, y, w, h in boxes.tolist())
+
+
+def test_chains_of_dense_specks_are_not_taken_for_digits():
+    # 4000 specks chain into ~70 blobs of 10-25 px by chance; the digits are ~35 px.
+    ink = blank()
+    digits = [draw_digit(ink, c, 40 + 58 * i, 200) for i, c in enumerate("3141592653")]
+    boxes = find_digit_boxes(photographed(ink, 4000))
+    assert all(covers_centre(boxes, d) for d in digits)
+    assert len(boxes) <= len(digits) + 10, f"{len(boxes)} boxes for {len(digits)} digits"
+
+
+def test_a_small_digit_among_big_ones_is_kept_on_a_page_with_a_few_specks():
+    # Only dense specks make a frame ask its digits to be of about one size.
+    ink = blank()
+    digits = [draw_digit(ink, c, 60 + 110 * i, 150, scale=3.0, thickness=6) for i, c in
+              enumerate("2048")]
+    digits.append(draw_digit(ink, "7", 520, 190, scale=0.5, thickness=1))   # ~11 px tall
+    boxes = find_digit_boxes(photographed(ink, 150, seed=3))
+    assert all(covers_centre(boxes, d) for d in digits), boxes
+
+
+def test_a_digit_drawn_inside_a_circle_is_found():
+    mask = blank()
+    digit = draw_digit(mask, "6", 290, 200)
+    cv2.circle(mask, (digit[0] + digit[2] // 2, digit[1] + digit[3] // 2), 45, 255, 2)
+    assert matched(find_digit_boxes(mask), [digit])[0]
+
+
+def test_a_frame_of_noise_costs_little_whatever_its_number_of_blobs():
+    rng = np.random.default_rng(2)
+    mask = np.where(rng.random((HEIGHT, WIDTH)) < 0.1, 255, 0).astype(np.uint8)  # ~20000 blobs
+    find_digit_boxes(mask)
+    start = time.perf_counter()
+    find_digit_boxes(mask)
+    elapsed_ms = (time.perf_counter() - start) * 1000
+    assert elapsed_ms < 15, f"{elapsed_ms:.1f} ms"
+
+
+def test_more_separate_specks_than_16_bit_labels_can_count():
+    mask = np.zeros((960, 1280), np.uint8)
+    mask[::3, ::3] = 255                                         # ~137000 one-pixel specks
+    mask[400:560, 500:700] = 0
+    digit = draw_digit(mask, "5", 560, 440)
+    boxes = find_digit_boxes(mask)
+    assert all(matched(boxes, [digit])) and len(boxes) == 1
 
 
 def test_rejects_non_mask_input():

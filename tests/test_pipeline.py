@@ -5,10 +5,10 @@ import time
 import cv2
 import numpy as np
 import pytest
+from conftest import SHIPPED_MODEL
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import SHIPPED_MODEL
 from reader.pipeline import Reader
 
 pytestmark = pytest.mark.skipif(not SHIPPED_MODEL.exists(), reason="no shipped model")
