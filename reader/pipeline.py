@@ -82,6 +82,7 @@ def _to_frame_pixels(boxes_xywh: np.ndarray, scale: float, frame_hw: tuple[int, 
     boxes = []
     for x, y, w, h in boxes_xywh:
         x0, y0 = int(x / scale), int(y / scale)
-        x1, y1 = min(width, int(np.ceil((x + w) / scale))), min(height, int(np.ceil((y + h) / scale)))
+        x1 = min(width, int(np.ceil((x + w) / scale)))
+        y1 = min(height, int(np.ceil((y + h) / scale)))
         boxes.append((x0, y0, x1 - x0, y1 - y0))
     return boxes

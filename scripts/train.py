@@ -48,7 +48,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--reader-normalized", action=argparse.BooleanOptionalAction, default=None,
                    help="train and test on MNIST passed through the reader's own patch"
                         " normalisation (default: on, off for seed)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (runs are deterministic on CPU)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="random seed (runs are deterministic on CPU)")
     p.add_argument("--val-size", type=int, default=5000,
                    help="training digits held out for validation")
     p.add_argument("--limit", type=int, metavar="N", help="train on N digits only (quick checks)")

@@ -59,7 +59,7 @@ def test_an_8k_frame_is_read_at_working_size(reader, glyph_images):
                        (7680, 4320), interpolation=cv2.INTER_NEAREST)
     result = reader.read(frame)
     assert len(result.digits) == 5 and boxes_inside(result, frame)
-    # In the 8K frame's pixels: 12x the 640-px page (digits ~40 px there), not the 1280-px work size.
+    # In the 8K frame's pixels: 12x the 640-px page (digits ~40 px there), not the work size.
     assert min(d.box[3] for d in result.digits) > 300
 
 
@@ -89,7 +89,8 @@ def test_thousands_of_specks_stay_within_three_times_the_normal_frame(reader, gl
     assert median_ms(specks) <= 3 * median_ms(normal)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(height=st.integers(1, 260), width=st.integers(1, 260),
        channels=st.sampled_from([None, 1, 3, 4]), dtype=st.sampled_from([np.uint8, np.uint16]),
        seed=st.integers(0, 2**16))
@@ -102,7 +103,8 @@ def test_random_frames_never_raise_and_are_repeatable(reader, height, width, cha
     assert first.digits == second.digits and first.numbers == second.numbers
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=20, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(placements=st.lists(st.tuples(st.integers(-20, 640), st.integers(-20, 480),
                                      st.integers(8, 150)), min_size=0, max_size=12),
        first=st.integers(0, 180))
