@@ -25,11 +25,18 @@ import numpy as np
 MIN_DIGIT_HEIGHT_PX = 10        # smaller than this the classifier cannot read it anyway
 MAX_DIGIT_HEIGHT_SHARE = 0.9    # of the frame height; taller is a page edge or a shadow
 MAX_DIGIT_WIDTH_SHARE = 0.9     # of the frame width
-MAX_WIDTH_PER_HEIGHT = 1.5      # digits are taller than wide; wider is a line, a dash, a smear
+# Digits are seldom much wider than tall (a flat 0 or 2 reaches ~1.7); wider is a line, a dash
+# or a smear.
+MAX_WIDTH_PER_HEIGHT = 2.0
 # A '1' can be a bare vertical stroke of any thinness; a thin box is kept unless it is far
 # taller than the other digits in the frame (then it is a ruling line or a margin).
 THIN_WIDTH_PER_HEIGHT = 0.2
 MAX_THIN_HEIGHT_PER_MEDIAN = 2.5
+# A '1' is written with the same pen as its neighbours; a thin box whose stroke is much finer
+# than the frame's other digits' is a fragment of a faint ruling line (printed lines are
+# hairlines next to pen ink: 0.25-0.34 of its width on real photos, '1's 0.7-1.5; the width
+# estimate runs high on digits with many junctions, so a bare '1' can measure ~0.5).
+MIN_THIN_STROKE_SHARE = 0.4
 # A solid box is a blot, a thumb or a shadow, unless it is narrow: a short thick '1' fills its
 # box too.
 MAX_INK_FILL = 0.85
@@ -40,6 +47,7 @@ MERGE_MIN_WIDTH_SHARE = 0.3
 MERGE_MAX_WIDTH_SHARE = 1.25
 MERGE_MIN_COLUMN_OVERLAP = 0.6  # share of the piece's width inside the digit's columns
 MERGE_MAX_GAP_SHARE = 0.25      # of the digit's height
+FLAT_WIDTH_PER_HEIGHT = 1.5     # a digit-like box this much wider than tall may be a piece
 # A flat piece of a digit (a 5's bar) can be short, but not a dot: the width plus height of its
 # box is at least this (an outline of about MIN_DIGIT_HEIGHT_PX boundary pixels).
 MIN_PIECE_EXTENT_PX = MIN_DIGIT_HEIGHT_PX // 2 + 2
@@ -119,9 +127,16 @@ def _digit_like(boxes_xywh: np.ndarray, fill: np.ndarray, frame_shape: tuple[int
 
 
 def _merge_flat_pieces(boxes_xywh: np.ndarray, is_digit: np.ndarray) -> np.ndarray:
-    """Grow digit boxes over detached flat strokes above/below them; return the kept boxes."""
+    """Grow digit boxes over detached flat strokes above/below them; return the kept boxes.
+
+    A digit-like box wider than tall (`FLAT_WIDTH_PER_HEIGHT`) may be such a stroke too (the
+    bar of a 5 broken off its body): it joins a digit it fits, and stays a digit (a wide 0 or
+    2) when it fits none.
+    """
+    w = boxes_xywh[:, 2].astype(np.float64)
+    flat = is_digit & (w > FLAT_WIDTH_PER_HEIGHT * boxes_xywh[:, 3])
     hosts = np.flatnonzero(is_digit)
-    pieces = np.flatnonzero(~is_digit)
+    pieces = np.flatnonzero(~is_digit | flat)
     if hosts.size == 0 or pieces.size == 0:
         return boxes_xywh[hosts]
     hx, hy, hw, hh = (boxes_xywh[hosts, k][None, :].astype(np.float64) for k in range(4))
@@ -131,19 +146,35 @@ def _merge_flat_pieces(boxes_xywh: np.ndarray, is_digit: np.ndarray) -> np.ndarr
     fits = ((column_overlap >= MERGE_MIN_COLUMN_OVERLAP * pw)
             & (ph <= MERGE_MAX_HEIGHT_SHARE * hh)
             & (pw >= MERGE_MIN_WIDTH_SHARE * hw) & (pw <= MERGE_MAX_WIDTH_SHARE * hw)
-            & (gap <= MERGE_MAX_GAP_SHARE * hh))
+            & (gap <= MERGE_MAX_GAP_SHARE * hh)
+            & (pieces[:, None] != hosts[None, :]))
     merged = boxes_xywh[hosts].astype(np.int64)
     x0, y0 = merged[:, 0].copy(), merged[:, 1].copy()
     x1, y1 = x0 + merged[:, 2], y0 + merged[:, 3]
     # Each piece joins the nearest digit it fits; a piece never joins two digits.
     gap_if_fits = np.where(fits, gap, np.inf)
     best_host = np.argmin(gap_if_fits, axis=1)
+    absorbed = np.zeros(len(hosts), bool)
     for piece_index in np.flatnonzero(np.isfinite(gap_if_fits.min(axis=1))):
         host = best_host[piece_index]
         x, y, w, h = boxes_xywh[pieces[piece_index]]
         x0[host], y0[host] = min(x0[host], x), min(y0[host], y)
         x1[host], y1[host] = max(x1[host], x + w), max(y1[host], y + h)
-    return np.stack([x0, y0, x1 - x0, y1 - y0], axis=1).astype(np.int32)
+        absorbed |= hosts == pieces[piece_index]  # a flat digit-like piece is no digit now
+    kept = ~absorbed
+    return np.stack([x0[kept], y0[kept], (x1 - x0)[kept], (y1 - y0)[kept]],
+                    axis=1).astype(np.int32)
+
+
+def _stroke_width_px(mask: np.ndarray, box_xywh: np.ndarray) -> float:
+    """Mean stroke width of the ink in a box: 2 * ink / outline, the outline counted as the
+    ink's edges between 4-neighbours (both sides of a stroke are edges)."""
+    x, y, w, h = (int(v) for v in box_xywh)
+    # The box is the blob's extent: a black rim gives ink on its border an edge to the paper.
+    ink = cv2.copyMakeBorder(mask[y:y + h, x:x + w], 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
+    edges = (cv2.countNonZero(cv2.absdiff(ink[:, 1:], ink[:, :-1]))
+             + cv2.countNonZero(cv2.absdiff(ink[1:], ink[:-1])))
+    return 2.0 * cv2.countNonZero(ink) / max(edges, 1)
 
 
 def find_digit_boxes(mask: np.ndarray, max_candidates: int = 100) -> np.ndarray:
@@ -183,10 +214,15 @@ def find_digit_boxes(mask: np.ndarray, max_candidates: int = 100) -> np.ndarray:
     if len(boxes) == 0:
         return np.zeros((0, 4), np.int32)
 
-    # Ruling lines and page margins: thin like a '1' but much taller than the frame's digits.
+    # Ruling lines and page margins: thin like a '1' but much taller than the frame's digits,
+    # or (pieces of a faint ruling) of a far finer stroke than theirs. Measured only when a thin
+    # box is there: ~10 us a box.
     w, h = boxes[:, 2], boxes[:, 3]
     thin = w < THIN_WIDTH_PER_HEIGHT * h
-    if np.any(~thin):
+    if np.any(~thin) and np.any(thin):
         typical_height = float(np.median(h[~thin]))
-        boxes = boxes[~thin | (h <= MAX_THIN_HEIGHT_PER_MEDIAN * typical_height)]
+        pen_px = float(np.median([_stroke_width_px(mask, box) for box in boxes[~thin]]))
+        fine = np.array([_stroke_width_px(mask, box) < MIN_THIN_STROKE_SHARE * pen_px
+                         if is_thin else False for box, is_thin in zip(boxes, thin)])
+        boxes = boxes[~thin | ((h <= MAX_THIN_HEIGHT_PER_MEDIAN * typical_height) & ~fine)]
     return boxes[np.argsort(boxes[:, 0], kind="stable")].astype(np.int32)

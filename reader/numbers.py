@@ -11,7 +11,12 @@ Numbers: a line is split wherever the horizontal gap between neighbours exceeds 
 a reference height: the taller of the two neighbours, or the median height of the number built
 so far if that is larger. Local heights (not the whole line's median) let a big number and a
 small one on the same line each split at their own scale; the taller neighbour and the number's
-median keep short '1's (even "11") from splitting their number.
+median keep short '1's (even "11") from splitting their number. One exception: where the size of
+the writing changes, from a number's digits to a neighbour clearly taller or shorter than them
+(by `SIZE_CHANGE_RATIO`), the reference is the smaller of the two sizes. Digits of one number are
+written at one size; a big number beside a small one are two numbers even when the gap is small
+next to the big one's height. A narrow digit (a '1') only counts as a change when it is taller:
+short '1's are common inside numbers.
 
 A number's confidence is the minimum of its digits' confidences: a number is only as right as
 its least sure digit, and the minimum reads directly as "the weakest digit was this sure".
@@ -27,6 +32,8 @@ from reader.detections import BoxXYWH, Digit, Number
 
 MIN_LINE_OVERLAP = 0.5  # vertical overlap / smaller height to share a line
 NUMBER_GAP_RATIO = 0.7  # horizontal gap / taller neighbour's height that starts a new number
+SIZE_CHANGE_RATIO = 1.35  # neighbour height / the number's median height that is a new number
+NARROW_WIDTH_PER_HEIGHT = 0.3  # a '1': its height says little about the size of the writing
 MAX_SLOPE = 0.36  # steepest line tilt followed (about 20 degrees); beyond is noise, not tilt
 
 
@@ -106,11 +113,23 @@ def _split_line(line: list[Digit], gap_ratio: float) -> list[list[Digit]]:
     for previous, digit in pairwise(line):
         gap_px = digit.box[0] - (previous.box[0] + previous.box[2])
         run_height_px = median(d.box[3] for d in runs[-1])
-        if gap_px > gap_ratio * max(previous.box[3], digit.box[3], run_height_px):
+        reference_px = max(previous.box[3], digit.box[3], run_height_px)
+        sized = [d.box[3] for d in runs[-1] if not _is_narrow(d)]
+        if sized:
+            size_px = median(sized)
+            change = digit.box[3] / size_px
+            if change > SIZE_CHANGE_RATIO or (change < 1 / SIZE_CHANGE_RATIO
+                                              and not _is_narrow(digit)):
+                reference_px = min(size_px, digit.box[3])
+        if gap_px > gap_ratio * reference_px:
             runs.append([digit])
         else:
             runs[-1].append(digit)
     return runs
+
+
+def _is_narrow(digit: Digit) -> bool:
+    return digit.box[2] < NARROW_WIDTH_PER_HEIGHT * digit.box[3]
 
 
 def _make_number(run: list[Digit]) -> Number:

@@ -118,6 +118,30 @@ def test_a_vertical_ruling_line_far_taller_than_the_digits_is_dropped():
     assert all(matched(boxes, digits)) and len(boxes) == 3
 
 
+def test_broken_faint_ruling_lines_are_not_read_as_ones():
+    # A faint printed ruling crosses the threshold only in pieces: hairline strokes of any
+    # length, far finer than the pen. A '1' written with the pen stays.
+    mask = blank()
+    digits = [draw_digit(mask, c, 100 + 70 * i, 200, thickness=5) for i, c in enumerate("347")]
+    digits.append(draw_one(mask, 330, 200, height=digits[0][3], width=6))
+    rng = np.random.default_rng(3)
+    for x in (60, 95, 290, 370, 450):
+        for y0 in range(15, HEIGHT - 60, 70):
+            length = int(rng.integers(12, 55))
+            cv2.line(mask, (x, y0), (x + 1, y0 + length), 255, 1)
+    boxes = find_digit_boxes(mask)
+    assert all(matched(boxes, digits)), boxes
+    assert len(boxes) == len(digits), boxes
+
+
+def test_a_flat_zero_wider_than_tall_is_a_digit():
+    mask = blank()
+    cv2.ellipse(mask, (300, 200), (40, 22), 0, 0, 360, 255, 4)      # w/h ~1.8
+    zero = cv2.boundingRect(mask)
+    boxes = find_digit_boxes(mask)
+    assert matched(boxes, [zero]) == [True] and len(boxes) == 1
+
+
 def test_thousands_of_specks_stay_fast_and_capped():
     rng = np.random.default_rng(0)
     mask = np.where(rng.random((HEIGHT, WIDTH)) < 0.02, 255, 0).astype(np.uint8)

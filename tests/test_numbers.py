@@ -136,3 +136,13 @@ def test_tilted_line_keeps_its_digits_when_a_short_line_below_sits_at_their_heig
     short_line = row_of_digits("86", 10, 10 + round(1.4 * HEIGHT))
     assert long_line[-1].box[1] >= short_line[0].box[1]
     assert texts(group_numbers(long_line + short_line)) == ["2345678902", "86"]
+
+
+def test_a_small_number_close_to_a_big_one_is_a_number_of_its_own():
+    # The gap is small next to the big digits but a whole digit width at the small ones' size.
+    small = row_of_digits("847", 10, 60, gap=5, height=30)
+    gap = 28
+    big = row_of_digits("16988", small[-1].box[0] + WIDTH + gap, 20, gap=12, height=70)
+    assert texts(group_numbers(small + big)) == ["847", "16988"]
+    assert texts(group_numbers(big + row_of_digits("85", big[-1].box[0] + WIDTH + gap, 50,
+                                                   height=30))) == ["16988", "85"]
