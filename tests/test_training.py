@@ -143,6 +143,10 @@ def test_a_failed_save_leaves_the_previous_model_intact(tmp_path):
     assert model_path.read_bytes() == b"previous model"
     assert [p.name for p in tmp_path.iterdir()] == ["digits.tflite"]  # no temp file left
 
+    write_atomically(model_path, lambda tmp: Path(tmp).write_bytes(b"new model"))
+    assert model_path.read_bytes() == b"new model"
+    assert model_path.stat().st_mode & 0o044  # readable by others, like any saved file
+
 
 @needs_mnist
 @pytest.mark.skipif(not DEFAULT_MODEL.exists(), reason="no shipped model yet")

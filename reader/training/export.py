@@ -29,11 +29,18 @@ def write_atomically(path: Path, write) -> Path:
     tmp = _temp_path_beside(path, "".join(path.suffixes) or ".tmp")
     try:
         write(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; give the usual mode
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
 
 
 def save_keras(model: keras.Model, path: Path) -> Path:
