@@ -173,9 +173,11 @@ def test_tracker_moves_boxes_with_the_page_and_drops_cut_numbers():
     assert [e["text"] for e in entries] == ["42", "7"]
     assert entries[0]["digits"][0]["box"] == [113, 57, 4, 16]
     assert entries[0]["box"] == [113, 57, 19, 16]
-    # Move left so the "4" is cut by the frame edge: the whole "42" goes, "7" stays.
-    entries = tracker.frame_numbers(translation(-104, 0), (400, 200))
-    assert [e["text"] for e in entries] == ["7"]
+    # Move left so the "4" is cut by the frame edge: the whole "42" goes, "7" stays, and what
+    # is visible of "42" is listed as cut (its "2" must not count as a spurious reading).
+    truth = tracker.frame_truth(translation(-104, 0), (400, 200))
+    assert [e["text"] for e in truth["numbers"]] == ["7"]
+    assert truth["cut_numbers"] == [{"box": [0, 52, 18, 16]}]  # ink columns -1..17
 
 
 def test_short_video_is_readable_with_one_truth_entry_per_frame(glyphs, tmp_path):

@@ -85,25 +85,38 @@ class InkTracker:
                 boxes[i] = (x0 + cols[0], y0 + rows[0], x0 + cols[-1], y0 + rows[-1])
         return boxes
 
-    def frame_numbers(self, page_to_frame: np.ndarray, frame_size: tuple[int, int],
-                      border_px: int = BORDER_PX) -> list[dict]:
-        """Truth entries for numbers whose every digit lies wholly inside the frame.
+    def frame_truth(self, page_to_frame: np.ndarray, frame_size: tuple[int, int],
+                    border_px: int = BORDER_PX) -> dict:
+        """One video frame's truth: `numbers` whose every digit lies wholly inside the frame,
+        and `cut_numbers`, the visible part of the others.
 
-        A number with any digit cut by the frame edge (or within `border_px` of it) is left
-        out: reading what is visible of it ("07" of "307") would be a wrong number.
+        A number with any digit cut by the frame edge (or within `border_px` of it) is not to be
+        read: reading what is visible of it ("07" of "307") would be a wrong number. Its visible
+        box is kept so an evaluator does not count its whole digits as spurious.
         """
         width, height = frame_size
         boxes = self.digit_boxes_xyxy(page_to_frame, frame_size)
         inside = ((boxes[:, 0] >= border_px) & (boxes[:, 1] >= border_px)
-                  & (boxes[:, 2] <= width - 1 - border_px) & (boxes[:, 3] <= height - 1 - border_px))
-        entries = []
-        for k, number in enumerate(self.numbers):
+                  & (boxes[:, 2] <= width - 1 - border_px)
+                  & (boxes[:, 3] <= height - 1 - border_px))
+        visible = ((boxes[:, 2] >= 0) & (boxes[:, 3] >= 0)
+                   & (boxes[:, 0] < width) & (boxes[:, 1] < height))
+        numbers, cut_numbers = [], []
+        for k in range(len(self.numbers)):
             mine = np.flatnonzero(self.number_of_digit == k)
-            if not inside[mine].all():
-                continue
-            digit_boxes = boxes[mine]
-            entries.append(number_entry([self.labels[i] for i in mine], digit_boxes))
-        return entries
+            if inside[mine].all():
+                numbers.append(number_entry([self.labels[i] for i in mine], boxes[mine]))
+            elif visible[mine].any():
+                shown = boxes[mine][visible[mine]]
+                union = (max(0, shown[:, 0].min()), max(0, shown[:, 1].min()),
+                         min(width - 1, shown[:, 2].max()), min(height - 1, shown[:, 3].max()))
+                cut_numbers.append({"box": xyxy_to_xywh(union)})
+        return {"numbers": numbers, "cut_numbers": cut_numbers}
+
+    def frame_numbers(self, page_to_frame: np.ndarray, frame_size: tuple[int, int],
+                      border_px: int = BORDER_PX) -> list[dict]:
+        """Truth entries for numbers whose every digit lies wholly inside the frame."""
+        return self.frame_truth(page_to_frame, frame_size, border_px)["numbers"]
 
 
 def number_entry(labels: list[int], boxes_xyxy: np.ndarray) -> dict:

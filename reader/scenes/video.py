@@ -85,7 +85,7 @@ def make_video(path: str | Path, rng: np.random.Generator, glyphs: GlyphBank, n_
             frame = cv2.GaussianBlur(frame, (0, 0), focus_sigma)
             noise.add_to(frame)
             writer.write(camera.to_uint8(frame))
-            frames_truth.append({"numbers": tracker.frame_numbers(page_to_frame, frame_size)})
+            frames_truth.append(tracker.frame_truth(page_to_frame, frame_size))
     except BaseException:
         writer.release()
         tmp.unlink(missing_ok=True)
