@@ -11,6 +11,7 @@ import numpy as np
 from reader.errors import UserError
 
 WINDOW_TITLE = "digit-reader"
+MAX_VIEW_WH = (1280, 800)  # the window opens no larger than this
 HELP_LINES = [
     "q / Esc  quit",
     "space    pause / resume",
@@ -37,7 +38,9 @@ class Window:
     def __init__(self, title: str = WINDOW_TITLE):
         self.title = title
         try:
-            cv2.namedWindow(title, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
+            # Resizable, keeping the frame's aspect (an autosized Qt window can draw the frame
+            # squeezed when its first size was wrong).
+            cv2.namedWindow(title, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO)
         except cv2.error as exc:
             raise UserError(f"cannot open a window ({str(exc).strip().splitlines()[-1]});"
                             " use --no-display") from None
@@ -46,8 +49,10 @@ class Window:
     def show(self, image: np.ndarray, wait_ms: int = 1) -> str | None:
         """Display `image`; return "quit", "pause", ..., "other" for an unbound key, or None
         when no key was pressed. Closing the window quits."""
-        if not self._sized:  # start at the frame's size, then let the user resize
-            cv2.resizeWindow(self.title, image.shape[1], image.shape[0])
+        if not self._sized:  # open at the frame's size (shrunk to fit a screen); then the user's
+            scale = min(1.0, MAX_VIEW_WH[0] / image.shape[1], MAX_VIEW_WH[1] / image.shape[0])
+            cv2.resizeWindow(self.title, round(image.shape[1] * scale),
+                             round(image.shape[0] * scale))
             self._sized = True
         cv2.imshow(self.title, image)
         key = cv2.waitKey(wait_ms)

@@ -55,9 +55,9 @@ def read_xwd(data: bytes) -> np.ndarray:
     header_size, width, height = int(header[0]), int(header[4]), int(header[5])
     byte_order, bits_per_pixel, bytes_per_line = int(header[7]), int(header[11]), int(header[12])
     ncolors = int(header[19])
-    size = bytes_per_line // width  # Xvfb reports 24 bits per pixel but stores 4 bytes
-    if size not in (3, 4) or bits_per_pixel not in (24, 32):
-        raise ValueError(f"xwd: {bits_per_pixel} bits in {size} bytes per pixel is not supported")
+    if bits_per_pixel not in (24, 32):
+        raise ValueError(f"xwd: {bits_per_pixel} bits per pixel is not supported")
+    size = bits_per_pixel // 8  # rows may be padded beyond width * size (Xvfb pads to 4/pixel)
     start = header_size + 12 * ncolors
     rows = np.frombuffer(data[start:start + bytes_per_line * height], np.uint8)
     pixels = rows.reshape(height, bytes_per_line)[:, :width * size].reshape(height, width, size)
@@ -127,10 +127,11 @@ def main() -> int:
     with virtual_display() as display:
         reader = start_reader(display, "--demo")
         try:
-            region = wait_for_window(display)
-            time.sleep(4.0)  # let the clip play into a moment with several numbers
+            wait_for_window(display)
+            time.sleep(2.0)  # let the clip play into a moment with several numbers
             press(display, "digit-reader", "space")  # pause, so both pictures show one frame
             time.sleep(0.5)
+            region = window_region(display, "digit-reader")  # its size once the frame is shown
             live = crop(grab_screen(display), region)
             press(display, "digit-reader", "d")
             time.sleep(0.5)

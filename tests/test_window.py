@@ -33,8 +33,9 @@ def test_window_shows_boxes_and_obeys_keys(scene_photos):
     with screenshots.virtual_display(91) as display:
         reader = screenshots.start_reader(display, paths[0])
         try:
-            region = screenshots.wait_for_window(display)
+            screenshots.wait_for_window(display)
             time.sleep(1.5)  # let it read and draw
+            region = screenshots.window_region(display, "digit-reader")
             live = screenshots.crop(screenshots.grab_screen(display), region)
             screenshots.press(display, "digit-reader", "d")
             time.sleep(1.0)
