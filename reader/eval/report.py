@@ -1,0 +1,51 @@
+"""What every measurement report starts with: the machine, the command, and a markdown table."""
+
+from __future__ import annotations
+
+import os
+import platform
+import shlex
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+
+def cpu_model() -> str:
+    """The CPU model name from /proc/cpuinfo, or the platform's guess elsewhere."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text(errors="replace").splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def machine_info() -> dict:
+    """CPU model, core count, OS and library versions: enough to compare two reports fairly."""
+    return {"cpu": cpu_model(), "cores": os.cpu_count(), "os": platform.platform(),
+            "python": platform.python_version(), "numpy": np.__version__,
+            "opencv": cv2.__version__}
+
+
+def command_line(argv: Sequence[str] | None = None) -> str:
+    """The command as a user could paste it back into a shell."""
+    args = list(sys.argv if argv is None else argv)
+    return " ".join(["python", *(shlex.quote(a) for a in args)])
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A GitHub markdown table; None shows as an en dash, floats with one or two decimals."""
+
+    def cell(value: object) -> str:
+        if value is None:
+            return "–"
+        if isinstance(value, float):
+            return f"{value:.2f}" if abs(value) < 10 else f"{value:.1f}"
+        return str(value)
+
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
