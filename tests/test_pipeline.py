@@ -53,6 +53,26 @@ def test_odd_frames_read_without_raising(reader, frame):
         assert result.digits == []  # nothing to read on a uniform frame
 
 
+def printed_page(ruled: bool) -> np.ndarray:
+    page = np.full((480, 640, 3), 235, np.uint8)
+    for row in range(20, 480, 24):
+        if ruled:
+            cv2.line(page, (0, row + 6), (639, row + 6), (200, 170, 150), 1)
+        else:
+            cv2.putText(page, "The quick brown fox jumps over the lazy dog, 1234567890.",
+                        (10, row), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (30, 30, 30), 1)
+    return page
+
+
+@pytest.mark.parametrize("ruled", [False, True], ids=["printed-text", "ruled-lines"])
+def test_pages_of_print_or_ruling_read_without_raising(reader, ruled):
+    frame = printed_page(ruled)
+    result = reader.read(frame)
+    assert boxes_inside(result, frame)
+    if ruled:
+        assert result.digits == []  # ruling alone is no digit
+
+
 def test_an_8k_frame_is_read_at_working_size(reader, glyph_images):
     frame = cv2.resize(paper_with_digits(glyph_images[:5], [(60 + 100 * i, 200, 70)
                                                              for i in range(5)]),
