@@ -12,9 +12,11 @@ largest are dropped too (`_noise_floor_px`).
 One repair is made: a digit often breaks into a body and a detached flat stroke above or below
 it (a 5 whose top bar does not touch, a 7 or a 4 written in two strokes). Such a flat piece is
 merged into the digit it sits on when it lies within the digit's columns, is at most half its
-height and is separated by at most a quarter of its height. Two digit-sized pieces are never
-merged (an 8 broken at the waist stays two boxes): that would also glue digits on neighbouring
-lines together.
+height and is separated by at most a quarter of its height. Two digit-sized pieces are merged
+only under tight guards (`_merge_stacked_pieces`): a stroke broken by a pen skip or motion blur
+(a 6's stem off its loop) leaves a gap narrower than the pen's stroke, one digit tall, with no
+digits of their own height beside either piece; digits on two close text lines have a gap of
+several strokes, or line-mates beside them.
 """
 
 from __future__ import annotations
@@ -58,6 +60,20 @@ NOISY_SPECK_COVER = 0.01
 # (the median of the tallest few) to be taken for a digit.
 NOISY_MIN_HEIGHT_SHARE = 0.5
 NOISY_REFERENCE_COUNT = 5
+# Two stacked digit-like pieces are one digit broken across (see `_merge_stacked_pieces`) when
+# they share most of the narrower one's columns, the gap is at most this share of the merged
+# height (text lines sit >= ~0.17 apart) and at most 1.5 pen strokes (the estimate of
+# `_stroke_width_px` runs low on slanted strokes), and the merged box
+# is no wider than tall.
+STACK_MIN_COLUMN_OVERLAP = 0.6
+STACK_MAX_GAP_SHARE = 0.1
+STACK_MAX_GAP_STROKES = 1.5
+STACK_MAX_WIDTH_PER_HEIGHT = 1.0
+# A box beside a piece (within this many merged heights), overlapping at least half of the
+# piece's rows and not reaching this share into the other piece, makes the piece a line-mate:
+# the pieces are then digits of two text lines.
+STACK_MATE_REACH = 1.5
+STACK_MATE_INTO_OTHER = 0.25
 # The mask is labelled in at most this many bands of inked rows (see `_blob_stats`).
 MAX_BANDS = 16
 
@@ -166,6 +182,64 @@ def _merge_flat_pieces(boxes_xywh: np.ndarray, is_digit: np.ndarray) -> np.ndarr
                     axis=1).astype(np.int32)
 
 
+def _merge_stacked_pieces(mask: np.ndarray, boxes_xywh: np.ndarray) -> np.ndarray:
+    """Join pairs of stacked boxes that are one digit broken across (a 6's stem and loop)."""
+    count = len(boxes_xywh)
+    if count < 2:
+        return boxes_xywh
+    x, y, w, h = (boxes_xywh[:, k].astype(np.float64) for k in range(4))
+    right, bottom = x + w, y + h
+    # Pair (i above j): gap between i's bottom and j's top; merged extents.
+    gap = y[None, :] - bottom[:, None]
+    merged_h = np.maximum(bottom[:, None], bottom[None, :]) - np.minimum(y[:, None], y[None, :])
+    merged_w = np.maximum(right[:, None], right[None, :]) - np.minimum(x[:, None], x[None, :])
+    overlap = np.minimum(right[:, None], right[None, :]) - np.maximum(x[:, None], x[None, :])
+    pairs = ((gap >= 0) & (gap <= STACK_MAX_GAP_SHARE * merged_h)
+             & (overlap >= STACK_MIN_COLUMN_OVERLAP * np.minimum(w[:, None], w[None, :]))
+             & (merged_w <= STACK_MAX_WIDTH_PER_HEIGHT * merged_h))
+    if not pairs.any():
+        return boxes_xywh
+    merged = boxes_xywh.astype(np.int64)
+    absorbed = np.zeros(count, bool)
+    tops, bottoms = np.nonzero(pairs)
+    for top, low in sorted(zip(tops.tolist(), bottoms.tolist()), key=lambda p: gap[p]):
+        if (absorbed[top] or absorbed[low]
+                or _has_line_mate(boxes_xywh, top, low, merged_h[top, low])):
+            continue
+        pen_px = min(_stroke_width_px(mask, boxes_xywh[top]),
+                     _stroke_width_px(mask, boxes_xywh[low]))
+        if gap[top, low] > STACK_MAX_GAP_STROKES * pen_px:
+            continue
+        x0, y0 = min(x[top], x[low]), y[top]
+        merged[top] = (x0, y0, max(right[top], right[low]) - x0, bottom[low] - y0)
+        absorbed[low] = True
+        absorbed[top] = True  # each box joins at most one other
+        merged[low] = -1
+    keep = merged[:, 0] >= 0
+    return merged[keep].astype(np.int32)
+
+
+def _has_line_mate(boxes_xywh: np.ndarray, top: int, low: int, merged_h: float) -> bool:
+    """Whether a box beside the top or the low piece sits in that piece's rows alone (a digit
+    of the same text line as the piece, so the pieces are digits of two lines)."""
+    x, y, w, h = (boxes_xywh[:, k].astype(np.float64) for k in range(4))
+    left = min(x[top], x[low]) - STACK_MATE_REACH * merged_h
+    right = max(x[top] + w[top], x[low] + w[low]) + STACK_MATE_REACH * merged_h
+    beside = (x + w >= left) & (x <= right)
+    beside[[top, low]] = False
+    for piece, other in ((top, low), (low, top)):
+        rows = np.minimum(y + h, y[piece] + h[piece]) - np.maximum(y, y[piece])
+        if other == low:  # how far a box reaches down into the low piece
+            into = y + h - y[other]
+        else:             # how far it reaches up into the top piece
+            into = y[other] + h[other] - y
+        mate = (beside & (rows >= 0.5 * np.minimum(h, h[piece]))
+                & (into <= STACK_MATE_INTO_OTHER * h[other]))
+        if mate.any():
+            return True
+    return False
+
+
 def _stroke_width_px(mask: np.ndarray, box_xywh: np.ndarray) -> float:
     """Mean stroke width of the ink in a box: 2 * ink / outline, the outline counted as the
     ink's edges between 4-neighbours (both sides of a stroke are edges)."""
@@ -213,6 +287,7 @@ def find_digit_boxes(mask: np.ndarray, max_candidates: int = 100) -> np.ndarray:
     boxes = _merge_flat_pieces(boxes, _digit_like(boxes, fill, mask.shape))
     if len(boxes) == 0:
         return np.zeros((0, 4), np.int32)
+    boxes = _merge_stacked_pieces(mask, boxes)
 
     # Ruling lines and page margins: thin like a '1' but much taller than the frame's digits,
     # or (pieces of a faint ruling) of a far finer stroke than theirs. Measured only when a thin

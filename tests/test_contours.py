@@ -221,3 +221,30 @@ def test_more_separate_specks_than_16_bit_labels_can_count():
 def test_rejects_non_mask_input():
     with pytest.raises(ValueError, match="2-D uint8"):
         find_digit_boxes(np.zeros((10, 10, 3), np.uint8))
+
+
+def test_a_six_broken_at_its_waist_is_one_box():
+    # Motion blur or a pen skip breaks the thin joint of a 6 into a stem and a loop, each
+    # digit-sized; the gap is narrower than the stroke, so they are one digit.
+    mask = blank()
+    six = draw_digit(mask, "6", 200, 150, scale=3.0, thickness=7)
+    _, y, _, h = six
+    cut = y + int(h * 0.45)
+    mask[cut:cut + 4, :] = 0
+    boxes = find_digit_boxes(mask)
+    assert len(boxes) == 1
+    _, by, _, bh = boxes[0]
+    assert by <= y + 1 and by + bh >= y + h - 1
+
+
+def test_two_close_lines_of_digits_with_a_tiny_gap_stay_apart():
+    # Same small gap as a broken digit, but each piece has a digit of its own height beside it.
+    mask = blank()
+    top_left = draw_digit(mask, "0", 200, 100, thickness=6)
+    top_right = draw_digit(mask, "0", 240, 100, thickness=6)
+    low_y = 100 + top_left[3] + 3
+    low_left = draw_digit(mask, "0", 200, low_y, thickness=6)
+    low_right = draw_digit(mask, "0", 240, low_y, thickness=6)
+    boxes = find_digit_boxes(mask)
+    truth = [top_left, top_right, low_left, low_right]
+    assert all(matched(boxes, truth)) and len(boxes) == 4
