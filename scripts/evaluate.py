@@ -50,6 +50,7 @@ SET_NAMES = {"images": "generated images", "videos": "generated videos", "photos
 METHOD_NAMES = {"reader": "digit-reader", "baseline": "usual approach",
                 "tesseract": "Tesseract --psm 11"}
 MNIST_BATCH = 1000
+VIDEO_PROGRESS_EVERY = 50  # frames between progress lines
 
 
 def progress(message: str) -> None:
@@ -216,6 +217,8 @@ def run_videos(methods: list[Method], videos: list[tuple[Path, dict]],
                 method.scores.setdefault("videos", []).append(score_frame(
                     frame_truth["numbers"], result["numbers"], result["digits"], ignore_boxes))
             frame_count += 1
+            if frame_count % VIDEO_PROGRESS_EVERY == 0:
+                progress(f"video {index}/{len(videos)} {path.name}: frame {frame_count}")
         progress(f"video {index}/{len(videos)} {path.name}: {frame_count} frames")
 
 
