@@ -37,7 +37,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from reader.eval.report import command_line, machine_info, markdown_table
+from reader.eval.report import command_line, machine_info, markdown_table, write_text
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL = REPO_ROOT / "models" / "digits.tflite"
@@ -334,8 +334,7 @@ def main(argv: list[str] | None = None) -> int:
               "baseline": baseline}
     print(markdown_report(report))
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
+        write_text(args.json, json.dumps(report, indent=2) + "\n")
     return 0
 
 

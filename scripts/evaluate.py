@@ -33,7 +33,7 @@ import cv2
 import numpy as np
 
 from reader.errors import UserError
-from reader.eval.report import command_line, machine_info, markdown_table
+from reader.eval.report import command_line, machine_info, markdown_table, write_text
 from reader.eval.scoring import (
     FrameScore,
     aggregate,
@@ -454,11 +454,9 @@ def main(argv: list[str] | None = None) -> int:
     markdown = report_markdown(report)
     print(markdown)
     if args.md:
-        args.md.parent.mkdir(parents=True, exist_ok=True)
-        args.md.write_text(markdown)
+        write_text(args.md, markdown)
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
+        write_text(args.json, json.dumps(report, indent=2) + "\n")
     return 0
 
 
