@@ -9,6 +9,8 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
+import numpy as np
+
 from reader.detections import FrameResult
 from reader.errors import EXIT_OK
 from reader.overlay import debug_view, draw_help, draw_overlay
@@ -56,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
         window = stack.enter_context(Window()) if show else None
         controls = _Controls()
         fps, last_tick, frames, last_text = 0.0, time.perf_counter(), 0, None
+        raw = None  # the frame before drawing, for the debug view; one buffer, reused
 
         for frame in source:
             if source.is_still:
@@ -63,8 +66,8 @@ def run(args: argparse.Namespace) -> int:
             result = reader.read(frame.image)
             frames += 1
             now = time.perf_counter()
-            fps = FPS_SMOOTHING * fps + (1 - FPS_SMOOTHING) / max(now - last_tick, 1e-6) \
-                if fps else 1.0 / max(now - last_tick, 1e-6)
+            instant_fps = 1.0 / max(now - last_tick, 1e-6)
+            fps = FPS_SMOOTHING * fps + (1 - FPS_SMOOTHING) * instant_fps if fps else instant_fps
             last_tick = now
             if json_sink is not None:
                 json_sink.write(result.to_json(frame.name, frame.index))
@@ -76,9 +79,14 @@ def run(args: argparse.Namespace) -> int:
                     last_text = text
             if window is None and write_output is None:
                 continue
-            raw = frame.image.copy() if window is not None else None
+            if window is not None:
+                if raw is None or raw.shape != frame.image.shape:
+                    raw = np.empty_like(frame.image)
+                np.copyto(raw, frame.image)
             hud = {"FPS": f"{fps:.1f}", "": f"{result.time_ms:.1f} ms",
                    "numbers": str(len(result.numbers))}
+            if reader.sensitivity:  # shown while it differs from the default
+                hud["sensitivity"] = f"{reader.sensitivity:+.1f}"
             draw_overlay(frame.image, result, hud)
             if write_output is not None:
                 write_output(frame.image, frame.name)
