@@ -24,6 +24,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from reader.ink import binary_mask, stroke_width_px
+
 MIN_DIGIT_HEIGHT_PX = 10        # smaller than this the classifier cannot read it anyway
 MAX_DIGIT_HEIGHT_SHARE = 0.9    # of the frame height; taller is a page edge or a shadow
 MAX_DIGIT_WIDTH_SHARE = 0.9     # of the frame width
@@ -37,8 +39,10 @@ MAX_THIN_HEIGHT_PER_MEDIAN = 2.5
 # A '1' is written with the same pen as its neighbours; a thin box whose stroke is much finer
 # than the frame's other digits' is a fragment of a faint ruling line (printed lines are
 # hairlines next to pen ink: 0.25-0.34 of its width on real photos, '1's 0.7-1.5; the width
-# estimate runs high on digits with many junctions, so a bare '1' can measure ~0.5).
-MIN_THIN_STROKE_SHARE = 0.4
+# estimate runs high on digits with many junctions, so a bare '1' can measure ~0.5; shares
+# measured with the 4-neighbour edge count, which read slanted pens ~15% thinner than
+# `ink.stroke_width_px` does, hence 0.35 rather than 0.4).
+MIN_THIN_STROKE_SHARE = 0.35
 # A solid box is a blot, a thumb or a shadow, unless it is narrow: a short thick '1' fills its
 # box too.
 MAX_INK_FILL = 0.85
@@ -62,12 +66,12 @@ NOISY_MIN_HEIGHT_SHARE = 0.5
 NOISY_REFERENCE_COUNT = 5
 # Two stacked digit-like pieces are one digit broken across (see `_merge_stacked_pieces`) when
 # they share most of the narrower one's columns, the gap is at most this share of the merged
-# height (text lines sit >= ~0.17 apart) and at most 1.5 pen strokes (the estimate of
-# `_stroke_width_px` runs low on slanted strokes), and the merged box
-# is no wider than tall.
+# height (text lines sit >= ~0.17 apart) and at most 1.25 pen strokes (`ink.stroke_width_px`
+# of the pieces, which reads ~15% wider than the 4-neighbour edge count it was tuned with:
+# 1.25 here is that count's 1.5), and the merged box is no wider than tall.
 STACK_MIN_COLUMN_OVERLAP = 0.6
 STACK_MAX_GAP_SHARE = 0.1
-STACK_MAX_GAP_STROKES = 1.5
+STACK_MAX_GAP_STROKES = 1.25
 STACK_MAX_WIDTH_PER_HEIGHT = 1.0
 # A box beside a piece (within this many merged heights), overlapping at least half of the
 # piece's rows and not reaching this share into the other piece, makes the piece a line-mate:
@@ -206,8 +210,8 @@ def _merge_stacked_pieces(mask: np.ndarray, boxes_xywh: np.ndarray) -> np.ndarra
         if (absorbed[top] or absorbed[low]
                 or _has_line_mate(boxes_xywh, top, low, merged_h[top, low])):
             continue
-        pen_px = min(_stroke_width_px(mask, boxes_xywh[top]),
-                     _stroke_width_px(mask, boxes_xywh[low]))
+        pen_px = min(_box_stroke_px(mask, boxes_xywh[top]),
+                     _box_stroke_px(mask, boxes_xywh[low]))
         if gap[top, low] > STACK_MAX_GAP_STROKES * pen_px:
             continue
         x0, y0 = min(x[top], x[low]), y[top]
@@ -240,15 +244,10 @@ def _has_line_mate(boxes_xywh: np.ndarray, top: int, low: int, merged_h: float) 
     return False
 
 
-def _stroke_width_px(mask: np.ndarray, box_xywh: np.ndarray) -> float:
-    """Mean stroke width of the ink in a box: 2 * ink / outline, the outline counted as the
-    ink's edges between 4-neighbours (both sides of a stroke are edges)."""
+def _box_stroke_px(mask: np.ndarray, box_xywh: np.ndarray) -> float:
+    """Mean stroke width of the ink in a box of the mask (`ink.stroke_width_px`)."""
     x, y, w, h = (int(v) for v in box_xywh)
-    # The box is the blob's extent: a black rim gives ink on its border an edge to the paper.
-    ink = cv2.copyMakeBorder(mask[y:y + h, x:x + w], 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
-    edges = (cv2.countNonZero(cv2.absdiff(ink[:, 1:], ink[:, :-1]))
-             + cv2.countNonZero(cv2.absdiff(ink[1:], ink[:-1])))
-    return 2.0 * cv2.countNonZero(ink) / max(edges, 1)
+    return stroke_width_px(mask[y:y + h, x:x + w])
 
 
 def find_digit_boxes(mask: np.ndarray, max_candidates: int = 100) -> np.ndarray:
@@ -259,9 +258,7 @@ def find_digit_boxes(mask: np.ndarray, max_candidates: int = 100) -> np.ndarray:
     specks, blobs far smaller than its largest) are examined, so a frame full of noise stays
     fast.
     """
-    if mask.ndim != 2 or mask.dtype != np.uint8:
-        raise ValueError(f"find_digit_boxes wants a 2-D uint8 mask, got {mask.dtype}"
-                         f" {mask.shape}")
+    mask = binary_mask(mask, "find_digit_boxes")
     frame_h, frame_w = mask.shape
     stats = _blob_stats(mask)
     x, y, w, h = (stats[:, k] for k in range(4))
@@ -296,8 +293,8 @@ def find_digit_boxes(mask: np.ndarray, max_candidates: int = 100) -> np.ndarray:
     thin = w < THIN_WIDTH_PER_HEIGHT * h
     if np.any(~thin) and np.any(thin):
         typical_height = float(np.median(h[~thin]))
-        pen_px = float(np.median([_stroke_width_px(mask, box) for box in boxes[~thin]]))
-        fine = np.array([_stroke_width_px(mask, box) < MIN_THIN_STROKE_SHARE * pen_px
+        pen_px = float(np.median([_box_stroke_px(mask, box) for box in boxes[~thin]]))
+        fine = np.array([_box_stroke_px(mask, box) < MIN_THIN_STROKE_SHARE * pen_px
                          if is_thin else False for box, is_thin in zip(boxes, thin)])
         boxes = boxes[~thin | ((h <= MAX_THIN_HEIGHT_PER_MEDIAN * typical_height) & ~fine)]
     return boxes[np.argsort(boxes[:, 0], kind="stable")].astype(np.int32)

@@ -19,6 +19,8 @@ import math
 import cv2
 import numpy as np
 
+from reader.ink import INK_LEVEL, binary_mask, stroke_width_px
+
 PATCH_PX = 28
 DIGIT_PX = 20                # long side of the digit inside the patch, as in MNIST
 CENTRE = 14.0                # MNIST's centre of mass, as cv2.moments measures it on its images
@@ -69,29 +71,6 @@ def _ink_box(ink_u8: np.ndarray) -> tuple[int, int, int, int]:
 def _crop_to_ink(ink_u8: np.ndarray) -> np.ndarray:
     x, y, w, h = _ink_box(ink_u8)
     return ink_u8[y:y + h, x:x + w]
-
-
-def _stroke_and_extent(ink_u8: np.ndarray, ink_mass: float) -> tuple[float, int]:
-    """(mean stroke width, long side of the strokes' box) in `ink_u8`'s own pixels.
-
-    A stroke of length L and width W holds ink L*W and has an outline ~2L long, so the width
-    is 2 * ink / outline; holes count too, as both sides of a loop are edges.
-    """
-    binary = cv2.threshold(ink_u8, 127, 1, cv2.THRESH_BINARY)[1]
-    contours = cv2.findContours(binary, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)[-2]
-    outline = sum(cv2.arcLength(c, True) for c in contours)
-    if outline <= 0:
-        return 0.0, 0
-    _, _, box_w, box_h = cv2.boundingRect(binary)
-    return 2.0 * ink_mass / outline, max(box_w, box_h)
-
-
-def stroke_width_px(ink: np.ndarray) -> float:
-    """Mean stroke width of a white-on-black ink image (uint8 or float), in its own pixels."""
-    ink_u8 = _to_ink_u8(ink)
-    if ink_u8 is None:
-        return 0.0
-    return _stroke_and_extent(ink_u8, cv2.sumElems(ink_u8)[0] / 255.0)[0]
 
 
 def _work_canvas(ink_u8: np.ndarray) -> tuple[np.ndarray, float]:
@@ -149,9 +128,11 @@ def _core_level(ink_u8: np.ndarray) -> float:
 
 def _match_mnist_stroke(canvas: np.ndarray, ink_mass: float) -> np.ndarray:
     """Dilate or erode the digit on `canvas` (~WORK_PX long side) to MNIST's stroke width."""
-    width_px, long_side = _stroke_and_extent(canvas, ink_mass)
+    width_px = stroke_width_px(canvas, ink_mass)
     if width_px <= 0:
         return canvas
+    long_side = max(cv2.boundingRect(cv2.threshold(canvas, INK_LEVEL, 255,
+                                                   cv2.THRESH_BINARY)[1])[2:])
     # Growing the strokes by d also grows the box by d, and the box is what gets scaled to
     # 20 px: solve (width + d) * 20 / (long_side + d) = target for d.
     target = MNIST_STROKE_PX
@@ -255,6 +236,7 @@ def make_patches(gray: np.ndarray, mask: np.ndarray, boxes_xywh: np.ndarray) -> 
     grayscale (how much darker than the paper around the digit), so anti-aliasing survives;
     the mask decides which pixels may hold ink at all. A box without ink gives a blank patch.
     """
+    mask = binary_mask(mask, "make_patches")
     boxes_xywh = np.asarray(boxes_xywh).reshape(-1, 4)
     patches = np.zeros((len(boxes_xywh), PATCH_PX, PATCH_PX), np.float32)
     frame_h, frame_w = gray.shape[:2]

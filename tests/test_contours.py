@@ -18,12 +18,45 @@ def blank() -> np.ndarray:
     return np.zeros((HEIGHT, WIDTH), np.uint8)
 
 
+# Digits drawn as pen strokes (polylines and ellipses in a box 0.6 wide, 1 tall), not with
+# putText: how a font is rasterised changes between OpenCV versions (5.1 anti-aliases it and
+# ignores the thickness), polylines of a given thickness do not.
+STROKES = {
+    "0": [("ellipse", (0.3, 0.5), (0.27, 0.48))],
+    "1": [[(0.12, 0.18), (0.32, 0.0), (0.32, 1.0)]],
+    "2": [[(0.04, 0.22), (0.16, 0.04), (0.34, 0.0), (0.52, 0.1), (0.55, 0.3), (0.44, 0.52),
+           (0.04, 1.0), (0.58, 1.0)]],
+    "3": [[(0.05, 0.08), (0.3, 0.0), (0.52, 0.1), (0.52, 0.34), (0.26, 0.48), (0.55, 0.62),
+           (0.55, 0.88), (0.3, 1.0), (0.03, 0.92)]],
+    "4": [[(0.44, 1.0), (0.44, 0.0), (0.02, 0.7), (0.6, 0.7)]],
+    "5": [[(0.56, 0.0), (0.1, 0.0), (0.06, 0.45), (0.3, 0.4), (0.52, 0.52), (0.56, 0.8),
+           (0.36, 1.0), (0.03, 0.92)]],
+    "6": [[(0.5, 0.02), (0.26, 0.1), (0.08, 0.4), (0.05, 0.75), (0.2, 1.0), (0.45, 0.97),
+           (0.57, 0.76), (0.45, 0.56), (0.2, 0.53), (0.06, 0.66)]],
+    "7": [[(0.02, 0.0), (0.58, 0.0), (0.22, 1.0)]],
+    "8": [("ellipse", (0.3, 0.24), (0.22, 0.23)), ("ellipse", (0.3, 0.73), (0.27, 0.26))],
+    "9": [("ellipse", (0.29, 0.28), (0.26, 0.27)), [(0.55, 0.28), (0.5, 1.0)]],
+}
+
+
 def draw_digit(mask: np.ndarray, char: str, x: int, y: int, scale: float = 1.6,
                thickness: int = 3) -> tuple[int, int, int, int]:
-    """Draw `char` with its top-left near (x, y); return its exact box (x, y, w, h)."""
+    """Draw `char` about 22 * `scale` px tall with its top-left near (x, y); return its exact
+    box (x, y, w, h). The same 0/255 pixels on every OpenCV version."""
     glyph = np.zeros_like(mask)
-    (_, text_h), _ = cv2.getTextSize(char, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
-    cv2.putText(glyph, char, (x, y + text_h), cv2.FONT_HERSHEY_SIMPLEX, scale, 255, thickness)
+    size = 22.0 * scale
+
+    def at(u, v):
+        return (round(x + u * size), round(y + v * size))
+
+    for stroke in STROKES[char]:
+        if stroke[0] == "ellipse":
+            _, (cu, cv), (au, av) = stroke
+            cv2.ellipse(glyph, at(cu, cv), (round(au * size), round(av * size)), 0, 0, 360,
+                        255, thickness, cv2.LINE_8)
+        else:
+            cv2.polylines(glyph, [np.array([at(u, v) for u, v in stroke], np.int32)], False,
+                          255, thickness, cv2.LINE_8)
     mask |= glyph
     return cv2.boundingRect(glyph)
 
@@ -221,6 +254,22 @@ def test_more_separate_specks_than_16_bit_labels_can_count():
 def test_rejects_non_mask_input():
     with pytest.raises(ValueError, match="2-D uint8"):
         find_digit_boxes(np.zeros((10, 10, 3), np.uint8))
+
+
+def test_a_grey_mask_is_read_as_its_binarised_self():
+    # A mask with soft edges (anti-aliased drawing, a resized mask) finds the same boxes as
+    # its 0/255 version: grey fringe is neither ink nor extra edges.
+    mask = blank()
+    for i, c in enumerate("347"):
+        draw_digit(mask, c, 100 + 70 * i, 200, thickness=5)
+    draw_one(mask, 330, 200, height=40, width=6)
+    for x in (60, 95, 450):
+        cv2.line(mask, (x, 15), (x + 1, 60), 255, 1)
+    soft = cv2.GaussianBlur(mask, (3, 3), 0)
+    assert len(np.unique(soft)) > 10
+    hard = cv2.threshold(soft, 127, 255, cv2.THRESH_BINARY)[1]
+    assert np.array_equal(find_digit_boxes(soft), find_digit_boxes(hard))
+    assert len(find_digit_boxes(soft)) == 4
 
 
 def test_a_six_broken_at_its_waist_is_one_box():

@@ -118,6 +118,7 @@ def test_dense_writing_is_not_taken_for_ruling_lines():
     mask = np.zeros((HEIGHT, WIDTH), np.uint8)
     for y in (120, 200):  # glyphs touching each other, top and bottom edges aligned
         cv2.putText(mask, "0123456789", (10, y), cv2.FONT_HERSHEY_SIMPLEX, 2, 255, 4)
+    mask = cv2.threshold(mask, 127, 255, cv2.THRESH_BINARY)[1]  # a mask is 0/255
     assert np.array_equal(erase_ruling_lines(mask, horizontal=True), mask)
 
 
