@@ -6,6 +6,7 @@ ai-edge-litert loads the exported `.tflite` in about a tenth of a second.
 
 from __future__ import annotations
 
+import importlib.resources
 import os
 import sys
 from contextlib import contextmanager
@@ -15,8 +16,20 @@ import numpy as np
 
 from reader.errors import UserError
 
-MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
-DEFAULT_MODEL = MODELS_DIR / "digits.tflite"
+
+def _default_model() -> Path:
+    """The shipped model: package data of `reader.models`, which is the checkout's top-level
+    `models/` folder (an editable install maps the package there, so a model scripts/train.py
+    just wrote is the one read) or its copy inside an installed wheel."""
+    try:
+        # A namespace package (models/ holds no code): joinpath gives the file's real path.
+        return Path(str(importlib.resources.files("reader.models").joinpath("digits.tflite")))
+    except ModuleNotFoundError:  # run from a source tree that was never installed
+        return Path(__file__).resolve().parent.parent / "models" / "digits.tflite"
+
+
+DEFAULT_MODEL = _default_model()
+MODELS_DIR = DEFAULT_MODEL.parent
 PATCH_SHAPE = (28, 28)
 NUM_CLASSES = 10
 # Batches are padded up to one of these sizes, so the interpreter is rarely re-allocated while

@@ -19,6 +19,7 @@ Exit codes: 0 ok, 1 runtime failure (camera lost, disk full), 2 bad input or usa
 from __future__ import annotations
 
 import argparse
+import importlib.resources
 import logging
 import os
 import signal
@@ -27,7 +28,7 @@ from pathlib import Path
 
 from reader.errors import UserError
 
-DEMO_CLIP = Path(__file__).resolve().parent / "assets" / "demo.mp4"
+DEMO_CLIP = Path(str(importlib.resources.files("reader") / "assets" / "demo.mp4"))
 EXIT_INTERRUPTED = 130
 
 
