@@ -1,4 +1,11 @@
-"""Shared fixtures: generated scenes with known numbers, and running the real command."""
+"""Shared fixtures: generated scenes with known numbers, and running the real command.
+
+Tests read MNIST from the sample shipped in tests/data/mnist (`MNIST_SAMPLE`): nothing outside
+the repository, no network. A test that needs something from ../shared (the full MNIST, the
+real photos) is skipped with a reason naming its shared/ path when it is not there; with
+DIGIT_READER_REQUIRE_SHARED=1 (set by .ci/run, where ../shared is always there) such a skip is
+a failure instead.
+"""
 
 import json
 import os
@@ -11,6 +18,31 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 SHIPPED_MODEL = REPO / "models" / "digits.tflite"
+MNIST_SAMPLE = REPO / "tests" / "data" / "mnist"
+REQUIRE_SHARED = os.environ.get("DIGIT_READER_REQUIRE_SHARED") == "1"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if REQUIRE_SHARED and report.skipped and "shared/" in str(report.longrepr):
+        report.outcome = "failed"
+        report.longrepr = (f"skipped, but DIGIT_READER_REQUIRE_SHARED=1 says ../shared is"
+                           f" there: {report.longrepr}")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_mnist_download():
+    """Tests never fall back to Keras' MNIST download (no network needed)."""
+    from reader.training import mnist
+
+    def refuse():
+        raise AssertionError("a test tried to download MNIST; use conftest.MNIST_SAMPLE")
+
+    saved, mnist._load_from_keras = mnist._load_from_keras, refuse
+    yield
+    mnist._load_from_keras = saved
 
 
 def run_reader(*args, timeout=120, env=None, **kwargs) -> subprocess.CompletedProcess:
@@ -29,7 +61,7 @@ def json_lines(stdout: str) -> list[dict]:
 @pytest.fixture(scope="session")
 def glyphs():
     from reader.scenes.glyphs import mnist_test_glyphs
-    return mnist_test_glyphs()
+    return mnist_test_glyphs(MNIST_SAMPLE)
 
 
 @pytest.fixture(scope="session")

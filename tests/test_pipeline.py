@@ -5,7 +5,7 @@ import time
 import cv2
 import numpy as np
 import pytest
-from conftest import SHIPPED_MODEL
+from conftest import MNIST_SAMPLE, SHIPPED_MODEL
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -86,7 +86,7 @@ def test_an_8k_frame_is_read_at_working_size(reader, glyph_images):
 @pytest.fixture(scope="module")
 def glyph_images():
     from reader.training.mnist import load_mnist
-    return load_mnist().x_test[:200]
+    return load_mnist(MNIST_SAMPLE).x_test[:200]
 
 
 def test_thousands_of_specks_stay_within_three_times_the_normal_frame(reader, glyph_images):

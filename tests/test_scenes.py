@@ -10,6 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from conftest import MNIST_SAMPLE
 
 from reader.scenes.camera import translation
 from reader.scenes.glyphs import INK_ALPHA, Stroke, mnist_test_glyphs, render_digit
@@ -24,7 +25,7 @@ CLEAN = SceneOptions(ruled=False, noise=False, blur=False, jpeg=False, lighting=
 
 @pytest.fixture(scope="module")
 def glyphs():
-    return mnist_test_glyphs()
+    return mnist_test_glyphs(MNIST_SAMPLE)
 
 
 def still(glyphs, seed: int, options: SceneOptions = CLEAN, width: int = 640, height: int = 480):

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import MNIST_SAMPLE
 
 from reader.classify import DEFAULT_MODEL, DigitClassifier
 from reader.training.export import write_atomically
@@ -24,7 +25,9 @@ needs_mnist = pytest.mark.skipif(not HAVE_MNIST, reason="../shared/data/mnist no
 
 
 def run_train(*args, timeout=300):
-    return subprocess.run([*TRAIN, "--quiet", *args], capture_output=True, text=True,
+    """scripts/train.py on the MNIST sample in tests/data (unless `args` name --data)."""
+    data = [] if "--data" in args else ["--data", str(MNIST_SAMPLE)]
+    return subprocess.run([*TRAIN, "--quiet", *data, *args], capture_output=True, text=True,
                           timeout=timeout, cwd=REPO, check=False)
 
 
@@ -38,7 +41,6 @@ def short_run(tmp_path_factory):
     return out, proc
 
 
-@needs_mnist
 def test_one_epoch_lowers_the_loss_and_writes_every_file(short_run):
     out, _ = short_run
     card = json.loads(out.with_suffix(".json").read_text())
@@ -56,12 +58,11 @@ def test_one_epoch_lowers_the_loss_and_writes_every_file(short_run):
                                            "t10k-labels-idx1-ubyte.gz"}
 
 
-@needs_mnist
 def test_saved_models_reload_with_the_same_predictions(short_run):
     import keras
 
     out, _ = short_run
-    digits = load_mnist().x_test[:300].astype(np.float32) / 255.0
+    digits = load_mnist(MNIST_SAMPLE).x_test[:300].astype(np.float32) / 255.0
     card = json.loads(out.with_suffix(".json").read_text())
     keras_probs = keras.saving.load_model(out.with_suffix(".keras")).predict(digits[..., None],
                                                                            verbose=0)
@@ -71,12 +72,12 @@ def test_saved_models_reload_with_the_same_predictions(short_run):
     assert card["test"]["runtime_argmax_agreement"] >= 0.9999
 
 
-@needs_mnist
 def test_ctrl_c_keeps_a_checkpoint_and_resume_finishes_the_run(tmp_path):
     out = tmp_path / "m"
-    args = ["--arch", "seed", "--limit", "3000", "--val-size", "300", "--epochs", "3",
+    args = ["--arch", "seed", "--limit", "1000", "--val-size", "120", "--epochs", "3",
             "--output", str(out)]
-    proc = subprocess.Popen([*TRAIN, "--quiet", *args], cwd=REPO, stdout=subprocess.PIPE,
+    proc = subprocess.Popen([*TRAIN, "--quiet", "--data", str(MNIST_SAMPLE), *args], cwd=REPO,
+                            stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     metadata = tmp_path / ".checkpoints" / "m" / "backup" / "training_metadata.json"
     deadline = time.monotonic() + 240
@@ -95,7 +96,6 @@ def test_ctrl_c_keeps_a_checkpoint_and_resume_finishes_the_run(tmp_path):
     assert card["training"]["seconds"] < 60 * 3
 
 
-@needs_mnist
 def test_mirrored_strategy_trains_on_two_logical_cpus(tmp_path):
     proc = run_train("--arch", "seed", "--limit", "400", "--val-size", "200", "--epochs", "1",
                      "--strategy", "mirrored", "--logical-cpus", "2",
@@ -105,12 +105,11 @@ def test_mirrored_strategy_trains_on_two_logical_cpus(tmp_path):
     assert (tmp_path / "m.tflite").exists()
 
 
-@needs_mnist
 def test_same_seed_gives_the_same_model():
     from reader.training.data import make_splits
     from reader.training.fit import RunConfig, train
 
-    splits = make_splits(load_mnist(), val_size=100, seed=3, limit=300)
+    splits = make_splits(load_mnist(MNIST_SAMPLE), val_size=100, seed=3, limit=300)
 
     def weights(checkpoint_dir):
         config = RunConfig(arch="default", epochs=1, batch_size=64, seed=3, verbose=0,
@@ -165,3 +164,19 @@ def test_shipped_model_files_stay_small():
     for path in DEFAULT_MODEL.parent.glob("*"):
         if path.suffix in (".keras", ".tflite"):
             assert path.stat().st_size <= 5 * 1024 * 1024, path
+
+
+def test_model_cards_carry_no_paths_of_the_training_machine(tmp_path):
+    from reader.training.reports import write_model_card
+
+    card = {"training": {"checkpoint_dir": str(REPO / "models" / ".checkpoints" / "digits")},
+            "data": {"source": str(REPO.parent / "shared" / "data" / "mnist"),
+                     "elsewhere": "/home/someone/datasets/mnist", "sha256": {"a.gz": "00"}}}
+    write_model_card(tmp_path / "card.json", card)
+    written = json.loads((tmp_path / "card.json").read_text())
+    assert written["training"]["checkpoint_dir"] == "models/.checkpoints/digits"
+    assert written["data"]["source"] == "../shared/data/mnist"
+    assert written["data"]["elsewhere"] == "mnist"
+    assert written["data"]["sha256"] == {"a.gz": "00"}
+    for shipped in (REPO / "models").glob("*.json"):
+        assert '"/' not in shipped.read_text(), f"{shipped} holds an absolute path"

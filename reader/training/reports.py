@@ -111,5 +111,29 @@ def machine_description() -> str:
     return f"{model}, {os.cpu_count()} cores, {platform.system()}"
 
 
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def portable_path(value: str, repo: Path = REPO_ROOT) -> str:
+    """An absolute path as the card shows it: relative to the repository when it lies inside
+    it or beside it (`models/.checkpoints/digits`, `../shared/data/mnist`), else its last
+    folder's name only (the training machine's layout is nobody's business; the data's
+    checksums identify it)."""
+    relative = os.path.relpath(value, repo)
+    return relative if not relative.startswith(os.path.join("..", "..")) else Path(value).name
+
+
+def _portable(node):
+    if isinstance(node, dict):
+        return {key: _portable(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_portable(value) for value in node]
+    if isinstance(node, str) and os.path.isabs(node):
+        return portable_path(node)
+    return node
+
+
 def write_model_card(path: Path, card: dict) -> None:
-    write_atomically(path, lambda tmp: Path(tmp).write_text(json.dumps(card, indent=2) + "\n"))
+    """The card as JSON, every absolute path in it made portable (`portable_path`)."""
+    text = json.dumps(_portable(card), indent=2) + "\n"
+    write_atomically(path, lambda tmp: Path(tmp).write_text(text))
