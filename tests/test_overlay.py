@@ -81,7 +81,7 @@ def test_help_panel_darkens_its_area_and_shows_text():
     draw_help(frame, ["q  quit", "d  debug view", "h  help"])
     panel = frame[40:100, 5:60]
     assert (panel < 100).mean() > 0.5  # darkened, so the video still shows through dimly
-    assert (panel == 255).any()  # white text on it
+    assert (panel > 200).any()  # white text on it (anti-aliased: not every version hits 255)
     assert (frame[150:, 150:] == 200).all()
 
 
