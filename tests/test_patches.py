@@ -193,3 +193,19 @@ def test_blank_input_gives_blank_patches():
     patches = make_patches(gray, mask, np.array([[10, 10, 20, 30]]))
     assert patches.shape == (1, 28, 28) and not patches.any()
     assert make_patches(gray, mask, np.zeros((0, 4), np.int32)).shape == (0, 28, 28)
+
+
+def test_a_grey_mask_gives_the_patches_of_its_binarised_self():
+    # A mask with soft edges (a resized or blurred one) is binarised, not taken as ink
+    # wherever it is not zero.
+    gray = np.full((120, 200), 210, np.uint8)
+    cv2.polylines(gray, [np.array([(40, 30), (80, 30), (55, 95)], np.int32)], False, 40, 5)
+    cv2.line(gray, (130, 30), (130, 95), 40, 5)
+    mask = cv2.threshold(gray, 128, 255, cv2.THRESH_BINARY_INV)[1]
+    soft = cv2.GaussianBlur(mask, (5, 5), 0)
+    hard = cv2.threshold(soft, 127, 255, cv2.THRESH_BINARY)[1]
+    boxes = find_digit_boxes(mask)
+    assert len(boxes) == 2
+    assert not np.array_equal(make_patches(gray, cv2.dilate(hard, None), boxes),
+                              make_patches(gray, hard, boxes))  # the mask matters...
+    assert np.array_equal(make_patches(gray, soft, boxes), make_patches(gray, hard, boxes))
