@@ -101,11 +101,11 @@ def draw_page(width: int, height: int, n_digits: int, glyphs: np.ndarray,
                       np.clip(gray.astype(np.int16) + 8, 0, 255).astype(np.uint8)])
 
 
-def test_glyphs() -> np.ndarray:
+def test_glyphs(data_dir: Path | None = None) -> np.ndarray:
     """MNIST test digits (never training data), shuffled with a fixed seed."""
     from reader.training.mnist import load_mnist
 
-    x_test = load_mnist().x_test
+    x_test = load_mnist(data_dir).x_test
     return x_test[np.random.default_rng(0).permutation(len(x_test))[:200]]
 
 
@@ -235,6 +235,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="Keras network of the usual approach")
     parser.add_argument("--no-baseline", action="store_true", help="skip the usual approach")
     parser.add_argument("--json", type=Path, help="write the results as JSON here")
+    parser.add_argument("--data", type=Path, help="folder with the MNIST IDX files"
+                        " (default: ../shared/data/mnist, else Keras' download)")
     args = parser.parse_args(argv)
     if args.repeats < 1 or args.baseline_repeats < 1:
         parser.error("--repeats and --baseline-repeats must be at least 1")
@@ -279,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     from reader.classify import DigitClassifier
     from reader.pipeline import Reader
 
-    glyphs = test_glyphs()
+    glyphs = test_glyphs(args.data)
     rng = np.random.default_rng(0)
     stage_rows, frames_by_config = [], {}
     for width, height in RESOLUTIONS:

@@ -20,6 +20,9 @@ REPO = Path(__file__).resolve().parent.parent
 SHIPPED_MODEL = REPO / "models" / "digits.tflite"
 MNIST_SAMPLE = REPO / "tests" / "data" / "mnist"
 REQUIRE_SHARED = os.environ.get("DIGIT_READER_REQUIRE_SHARED") == "1"
+# Nothing a test runs (in this process or a script it starts) falls back to Keras' MNIST
+# download: tests read MNIST_SAMPLE, or ../shared where they say so.
+os.environ["DIGIT_READER_NO_DOWNLOAD"] = "1"
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -30,19 +33,6 @@ def pytest_runtest_makereport(item, call):
         report.outcome = "failed"
         report.longrepr = (f"skipped, but DIGIT_READER_REQUIRE_SHARED=1 says ../shared is"
                            f" there: {report.longrepr}")
-
-
-@pytest.fixture(autouse=True, scope="session")
-def _no_mnist_download():
-    """Tests never fall back to Keras' MNIST download (no network needed)."""
-    from reader.training import mnist
-
-    def refuse():
-        raise AssertionError("a test tried to download MNIST; use conftest.MNIST_SAMPLE")
-
-    saved, mnist._load_from_keras = mnist._load_from_keras, refuse
-    yield
-    mnist._load_from_keras = saved
 
 
 def run_reader(*args, timeout=120, env=None, **kwargs) -> subprocess.CompletedProcess:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import MNIST_SAMPLE
 
 from reader.eval.baseline import boxes_usual, patch_usual, threshold_usual
 from reader.eval.tesseract import parse_tsv, tesseract_path
@@ -102,7 +103,7 @@ def test_evaluate_runs_end_to_end_on_a_tiny_set(tmp_path):
 def test_bench_runs_end_to_end_with_few_repeats(tmp_path):
     json_path = tmp_path / "bench.json"
     run = run_script(["scripts/bench.py", "--repeats", "3", "--no-baseline", "--model", str(MODEL),
-                      "--json", str(json_path)])
+                      "--json", str(json_path), "--data", str(MNIST_SAMPLE)])
     assert run.returncode == 0, run.stderr[-2000:]
     report = json.loads(json_path.read_text())
     assert {"command", "machine", "stages", "startup", "batch_inference"} <= set(report)

@@ -96,3 +96,10 @@ def test_the_real_files_match_their_published_counts():
                                                    974, 1009]
     sums = dict(line.split()[::-1] for line in (SHARED / "SHA256SUMS").read_text().splitlines())
     assert all(sums[name] == digest for name, digest in mnist.sha256.items())
+
+
+def test_tests_never_fall_back_to_the_download():
+    from reader.training import mnist
+
+    with pytest.raises(MnistError, match="downloads are off"):
+        mnist._load_from_keras()  # conftest sets DIGIT_READER_NO_DOWNLOAD=1

@@ -223,7 +223,8 @@ def test_script_writes_scenes_and_truth_files(tmp_path):
     spec.loader.exec_module(make_scenes)
     code = make_scenes.main(["--out", str(tmp_path), "--images", "2", "--videos", "1",
                              "--width", "320", "--height", "240",
-                             "--frames-min", "6", "--frames-max", "6"])
+                             "--frames-min", "6", "--frames-max", "6",
+                             "--data", str(MNIST_SAMPLE)])
     assert code == 0
     images = sorted(p.name for p in tmp_path.iterdir() if p.suffix in (".png", ".jpg"))
     assert [Path(n).stem for n in images] == ["img_0000", "img_0001"]

@@ -1,13 +1,15 @@
 """Read the four canonical MNIST IDX files (plain or gzipped), checked, without TensorFlow.
 
 Search order for the folder: an explicit `data_dir`, then `../shared/data/mnist` beside the
-checkout, then Keras' cache/download (for users with a connection).
+checkout, then Keras' cache/download (for users with a connection; never when the environment
+has DIGIT_READER_NO_DOWNLOAD=1, as the tests do).
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -108,6 +110,9 @@ def load_from_folder(folder: Path) -> Mnist:
 
 
 def _load_from_keras() -> Mnist:
+    if os.environ.get("DIGIT_READER_NO_DOWNLOAD") == "1":  # the tests set it
+        raise MnistError("no MNIST files found locally and downloads are off"
+                         " (DIGIT_READER_NO_DOWNLOAD=1); pass --data DIR")
     try:
         import keras  # heavy: only on this fallback path
         (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
