@@ -24,7 +24,6 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from reader.detections import Digit
 
@@ -52,6 +51,10 @@ class DigitTracker:
         """
         if not 0.0 <= smoothing < 1.0 or not 0.0 <= box_smoothing < 1.0:
             raise ValueError("smoothing and box_smoothing must be in [0, 1)")
+        # Imported here, not with the module: scipy.optimize takes about a second to import on
+        # a busy 2-core machine, and only readers that track (video, camera) need it.
+        from scipy.optimize import linear_sum_assignment
+        self._assign = linear_sum_assignment
         self.max_missed = max_missed
         self.smoothing = smoothing
         self.box_smoothing = box_smoothing
@@ -148,7 +151,7 @@ class DigitTracker:
         # first makes as many allowed pairs as it can, then the closest ones.
         forbidden_cost = self.max_jump * min(len(rows), len(cols)) + 1.0
         sub_costs = np.where(allowed, costs, forbidden_cost)[np.ix_(rows, cols)]
-        pick_rows, pick_cols = linear_sum_assignment(sub_costs)
+        pick_rows, pick_cols = self._assign(sub_costs)
         track_idx, det_idx = rows[pick_rows], cols[pick_cols]
         ok = allowed[track_idx, det_idx]
         return track_idx[ok], det_idx[ok]
