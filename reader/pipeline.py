@@ -14,9 +14,9 @@ import numpy as np
 from reader.classify import DigitClassifier
 from reader.contours import find_digit_boxes
 from reader.detections import Digit, FrameResult
+from reader.frames import to_bgr8
 from reader.numbers import group_numbers
 from reader.patches import make_patches
-from reader.sources import to_bgr8
 from reader.threshold import ink_mask
 from reader.tracking import DigitTracker
 

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 import cv2
 import numpy as np
 
+from reader.atomic import write_bytes_atomically
 from reader.errors import RuntimeFailure, UserError
 
 if TYPE_CHECKING:
@@ -101,24 +102,11 @@ def _as_bgr8(frame: np.ndarray) -> np.ndarray:
 
 
 def _write_bytes_atomically(path: Path, data: bytes) -> None:
-    """Write to a temporary name in the same folder, then rename over `path`.
-
-    The rename is atomic, so a reader (or an interrupted run) sees the old file or the
-    complete new one, never half of it.
-    """
-    temp_path = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    """Write `data` whole or not at all (reader.atomic); a failure is one line naming the file."""
     try:
-        with open(temp_path, "wb") as file:
-            file.write(data)
-        os.replace(temp_path, path)
+        write_bytes_atomically(path, data)
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            temp_path.unlink()
         raise RuntimeFailure(f"{path}: cannot write ({exc.strerror})") from None
-    except BaseException:
-        with contextlib.suppress(OSError):
-            temp_path.unlink()
-        raise
 
 
 def write_image_atomically(path: str | os.PathLike, image: np.ndarray) -> Path:

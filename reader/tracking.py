@@ -1,20 +1,27 @@
 """Follow digits across video frames so the overlay neither flickers nor jumps.
 
 Each track keeps an exponential moving average of its digit's class probabilities and, more
-lightly, of its box. A detection matches the nearest track whose centre is within `max_jump` of
-the track's size (greedy, nearest pair first), which survives camera shake of 10-20% of a box
-and keeps neighbouring digits from swapping.
+lightly, of its box. Detections are matched to tracks by the Hungarian algorithm
+(`scipy.optimize.linear_sum_assignment`): the pairing with the most matches, then the smallest
+total centre distance, among pairs whose centres moved at most `max_jump` of the box's size.
+That survives camera shake of 10-20% of a box, and a sudden pan that brings one digit nearer to
+its neighbour's track than to its own does not swap their labels, as nearest-first (greedy)
+matching would.
 
 When a track is shown: a new track appears at once if its first detection is confident
 (>= `show_confident`), so clear digits have no lag; an unsure one waits for `min_hits` detections,
 so a one-frame speck does not flash. Once shown, a track stays on screen through up to
 `max_missed` frames without a detection, so one missed frame does not make a digit blink,
 unless a fresh track overlaps it (the digit jumped too far to match and is shown there instead).
+
+The tracker works on arrays: `track(boxes_xywh, probs)` takes and returns them, so the pipeline
+builds its `Digit`s once, after tracking. `update(digits)` does the same for a list of `Digit`s.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 
@@ -22,6 +29,13 @@ from reader.detections import Digit
 
 NUM_CLASSES = 10
 GHOST_IOU = 0.1  # a missed track overlapping a fresh one this much is the same digit
+
+
+class Tracked(NamedTuple):
+    """The shown tracks of one frame: (M, 4) int64 boxes x, y, w, h and (M, 10) float32 probs."""
+
+    boxes_xywh: np.ndarray
+    probs: np.ndarray
 
 
 class DigitTracker:
@@ -37,6 +51,10 @@ class DigitTracker:
         """
         if not 0.0 <= smoothing < 1.0 or not 0.0 <= box_smoothing < 1.0:
             raise ValueError("smoothing and box_smoothing must be in [0, 1)")
+        # Imported here, not with the module: scipy.optimize takes about a second to import on
+        # a busy 2-core machine, and only readers that track (video, camera) need it.
+        from scipy.optimize import linear_sum_assignment
+        self._assign = linear_sum_assignment
         self.max_missed = max_missed
         self.smoothing = smoothing
         self.box_smoothing = box_smoothing
@@ -60,8 +78,19 @@ class DigitTracker:
 
     def update(self, digits: Sequence[Digit]) -> list[Digit]:
         """Fold one frame's detections into the tracks; return the digits to show this frame."""
-        det_boxes = np.array([d.box for d in digits], np.float64).reshape(-1, 4)
-        det_probs = _probs_of(digits)
+        boxes_xywh = np.array([d.box for d in digits], np.float64).reshape(-1, 4)
+        shown = self.track(boxes_xywh, _probs_of(digits))
+        labels = shown.probs.argmax(axis=1).tolist()
+        confidences = shown.probs.max(axis=1).tolist()
+        return [Digit(label=label, confidence=confidence, box=tuple(box), probs=row_probs)
+                for label, confidence, box, row_probs
+                in zip(labels, confidences, shown.boxes_xywh.tolist(), shown.probs)]
+
+    def track(self, boxes_xywh: np.ndarray, probs: np.ndarray) -> Tracked:
+        """Fold one frame's detections, (N, 4) boxes and (N, 10) class probabilities, into the
+        tracks; return the tracks to show this frame, smoothed."""
+        det_boxes = np.asarray(boxes_xywh, np.float64).reshape(-1, 4)
+        det_probs = np.asarray(probs, np.float64).reshape(-1, NUM_CLASSES)
         track_idx, det_idx = self._match(det_boxes)
 
         keep = self.smoothing
@@ -73,7 +102,7 @@ class DigitTracker:
         self._missed += 1
         self._missed[track_idx] = 0
 
-        new = np.ones(len(digits), bool)
+        new = np.ones(len(det_boxes), bool)
         new[det_idx] = False
         self._append(det_boxes[new], det_probs[new])
 
@@ -82,7 +111,10 @@ class DigitTracker:
         alive = (self._missed <= self.max_missed) & (self._shown | (self._missed == 0))
         alive &= ~self._replaced()
         self._keep_rows(alive)
-        return self._shown_digits()
+        rows = np.flatnonzero(self._shown)
+        # Fresh arrays: what is returned never changes under the caller.
+        return Tracked(np.rint(self._boxes[rows]).astype(np.int64),
+                       self._probs[rows].astype(np.float32))
 
     def _replaced(self) -> np.ndarray:
         """Missed tracks that overlap a track shown and seen this frame: the digit jumped too far
@@ -97,7 +129,7 @@ class DigitTracker:
         return replaced
 
     def _match(self, det_boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Greedy nearest-first pairs (track rows, detection rows) within `max_jump`."""
+        """Optimal pairs (track rows, detection rows) whose centres moved at most `max_jump`."""
         if len(self._boxes) == 0 or len(det_boxes) == 0:
             return np.empty(0, np.int64), np.empty(0, np.int64)
         track_centres = self._boxes[:, :2] + self._boxes[:, 2:] / 2
@@ -108,21 +140,21 @@ class DigitTracker:
         det_sizes = det_boxes[:, 2:].max(axis=1)
         sizes = np.maximum(np.maximum(track_sizes[:, None], det_sizes[None, :]), 1.0)
         costs = distances / sizes
-        rows, cols = np.nonzero(costs <= self.max_jump)
-        order = np.argsort(costs[rows, cols], kind="stable")
-        # Only gated candidates are visited, a few per detection, so this loop stays short.
-        used_tracks: set[int] = set()
-        used_dets: set[int] = set()
-        pairs: list[tuple[int, int]] = []
-        for row, col in zip(rows[order].tolist(), cols[order].tolist()):
-            if row not in used_tracks and col not in used_dets:
-                used_tracks.add(row)
-                used_dets.add(col)
-                pairs.append((row, col))
-        if not pairs:
+        allowed = costs <= self.max_jump
+        # Tracks and detections without any allowed partner (new digits, specks, lost tracks)
+        # are left out, which keeps the assignment small.
+        rows = np.flatnonzero(allowed.any(axis=1))
+        cols = np.flatnonzero(allowed.any(axis=0))
+        if len(rows) == 0:
             return np.empty(0, np.int64), np.empty(0, np.int64)
-        matched = np.array(pairs, np.int64)
-        return matched[:, 0], matched[:, 1]
+        # A forbidden pair costs more than any set of allowed pairs together, so the assignment
+        # first makes as many allowed pairs as it can, then the closest ones.
+        forbidden_cost = self.max_jump * min(len(rows), len(cols)) + 1.0
+        sub_costs = np.where(allowed, costs, forbidden_cost)[np.ix_(rows, cols)]
+        pick_rows, pick_cols = self._assign(sub_costs)
+        track_idx, det_idx = rows[pick_rows], cols[pick_cols]
+        ok = allowed[track_idx, det_idx]
+        return track_idx[ok], det_idx[ok]
 
     def _append(self, boxes: np.ndarray, probs: np.ndarray) -> None:
         count = len(boxes)
@@ -138,16 +170,6 @@ class DigitTracker:
         self._hits = self._hits[rows]
         self._missed = self._missed[rows]
         self._shown = self._shown[rows]
-
-    def _shown_digits(self) -> list[Digit]:
-        rows = np.flatnonzero(self._shown)
-        # One fresh float32 array for all rows: the returned probs never change under the caller.
-        probs = self._probs[rows].astype(np.float32)
-        labels = probs.argmax(axis=1).tolist()
-        confidences = probs.max(axis=1).tolist()
-        boxes = np.rint(self._boxes[rows]).astype(np.int64).tolist()
-        return [Digit(label=label, confidence=confidence, box=tuple(box), probs=row_probs)
-                for label, confidence, box, row_probs in zip(labels, confidences, boxes, probs)]
 
 
 def _iou(boxes_a: np.ndarray, boxes_b: np.ndarray) -> np.ndarray:

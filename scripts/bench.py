@@ -38,6 +38,7 @@ import cv2
 import numpy as np
 
 from reader.eval.report import command_line, machine_info, markdown_table, write_text
+from reader.progress import progress
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL = REPO_ROOT / "models" / "digits.tflite"
@@ -50,11 +51,6 @@ JPEG_QUALITY = 90
 DIGITS_PER_LINE = 10
 NUMBER_LENGTHS = (3, 2, 4, 1)  # cycled to split a line into numbers
 MNIST_INK_BOX = 20 / 28        # MNIST digits fill the central 20x20 of 28x28
-
-
-def progress(message: str) -> None:
-    """One progress line on stderr."""
-    print(message, file=sys.stderr, flush=True)
 
 
 # ---------------------------------------------------------------- frames

@@ -41,6 +41,7 @@ from reader.eval.scoring import (
     score_frame,
     score_photo,
 )
+from reader.progress import progress
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_PHOTOS = REPO_ROOT.parent / "shared" / "eval" / "photos"
@@ -51,11 +52,6 @@ METHOD_NAMES = {"reader": "digit-reader", "baseline": "usual approach",
                 "tesseract": "Tesseract --psm 11"}
 MNIST_BATCH = 1000
 VIDEO_PROGRESS_EVERY = 50  # frames between progress lines
-
-
-def progress(message: str) -> None:
-    """One progress line on stderr."""
-    print(message, file=sys.stderr, flush=True)
 
 
 @dataclass

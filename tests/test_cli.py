@@ -137,10 +137,12 @@ def wrong_models(tmp_path_factory):
     folder = tmp_path_factory.mktemp("models")
     garbage = folder / "garbage.tflite"
     garbage.write_bytes(b"this is not a flatbuffer" * 10)
+    keras_file = folder / "model.keras"
+    keras_file.write_bytes(b"PK\x03\x04 a Keras training artifact")
     return {
         "missing": (folder / "nope.tflite", "not found"),
         "corrupt": (garbage, "not a readable"),
-        "keras file": (folder / "model.keras", "not found"),
+        "keras file": (keras_file, "needs the exported .tflite"),
         "wrong input": (_tiny_model(folder / "rgb.tflite", (32, 32, 3), 10), "28x28x1"),
         "wrong classes": (_tiny_model(folder / "letters.tflite", (28, 28, 1), 26), "26 output"),
     }

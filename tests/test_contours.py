@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import cv2
 import numpy as np
 import pytest
@@ -175,18 +173,14 @@ def test_a_flat_zero_wider_than_tall_is_a_digit():
     assert matched(boxes, [zero]) == [True] and len(boxes) == 1
 
 
-def test_thousands_of_specks_stay_fast_and_capped():
+def test_thousands_of_specks_stay_within_the_candidate_cap():
     rng = np.random.default_rng(0)
     mask = np.where(rng.random((HEIGHT, WIDTH)) < 0.02, 255, 0).astype(np.uint8)
     for i in range(200):  # and plenty of digit-sized blobs to choose from
         draw_digit(mask, str(i % 10), 15 + (i % 20) * 30, 15 + (i // 20) * 45, scale=0.9,
                    thickness=2)
-    find_digit_boxes(mask, max_candidates=50)
-    start = time.perf_counter()
     boxes = find_digit_boxes(mask, max_candidates=50)
-    elapsed_ms = (time.perf_counter() - start) * 1000
-    assert len(boxes) <= 50
-    assert elapsed_ms < 50, f"{elapsed_ms:.1f} ms"
+    assert 0 < len(boxes) <= 50
 
 
 def photographed(ink: np.ndarray, n_specks: int, seed: int = 0) -> np.ndarray:
@@ -232,14 +226,11 @@ def test_a_digit_drawn_inside_a_circle_is_found():
     assert matched(find_digit_boxes(mask), [digit])[0]
 
 
-def test_a_frame_of_noise_costs_little_whatever_its_number_of_blobs():
+def test_a_frame_of_noise_gives_no_digits_whatever_its_number_of_blobs():
+    # Its cost is measured by scripts/bench.py, not asserted here.
     rng = np.random.default_rng(2)
     mask = np.where(rng.random((HEIGHT, WIDTH)) < 0.1, 255, 0).astype(np.uint8)  # ~20000 blobs
-    find_digit_boxes(mask)
-    start = time.perf_counter()
-    find_digit_boxes(mask)
-    elapsed_ms = (time.perf_counter() - start) * 1000
-    assert elapsed_ms < 15, f"{elapsed_ms:.1f} ms"
+    assert len(find_digit_boxes(mask)) == 0
 
 
 def test_more_separate_specks_than_16_bit_labels_can_count():

@@ -17,8 +17,6 @@ MODEL = REPO_ROOT / "models" / "digits.tflite"
 PHOTOS = REPO_ROOT.parent / "shared" / "eval" / "photos"
 needs_model = pytest.mark.skipif(not MODEL.is_file(),
                                  reason="models/digits.tflite not trained yet (scripts/train.py)")
-needs_scenes = pytest.mark.skipif(not (REPO_ROOT / "scripts" / "make_scenes.py").is_file(),
-                                  reason="scripts/make_scenes.py not written yet")
 needs_photos = pytest.mark.skipif(not (PHOTOS / "truth.tsv").is_file(),
                                   reason=f"{PHOTOS}/truth.tsv not present")
 
@@ -65,7 +63,6 @@ def run_script(args: list[str], timeout_s: float = 120) -> subprocess.CompletedP
 
 
 @needs_model
-@needs_scenes
 @needs_photos
 def test_evaluate_runs_end_to_end_on_a_tiny_set(tmp_path):
     json_path, md_path = tmp_path / "eval.json", tmp_path / "eval.md"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import cv2
 import numpy as np
 import pytest
@@ -168,7 +166,7 @@ def test_neighbours_stroke_reaching_into_the_box_is_left_out():
     assert np.corrcoef(patch_alone.ravel(), patch.ravel())[0, 1] > 0.97
 
 
-def test_a_page_of_fifty_digits_is_patched_well_within_a_frame(mnist):
+def test_a_page_of_fifty_digits_gives_fifty_full_patches(mnist):
     gray = np.full((HEIGHT, WIDTH), 210, np.uint8)
     for i, image in enumerate(mnist.x_test[:50]):
         x, y = 20 + 60 * (i % 10), 20 + 90 * (i // 10)
@@ -177,13 +175,9 @@ def test_a_page_of_fifty_digits_is_patched_well_within_a_frame(mnist):
     mask = ink_mask(gray)
     boxes = find_digit_boxes(mask)
     assert len(boxes) == 50
-    make_patches(gray, mask, boxes)
-    start = time.perf_counter()
+    # Its speed is measured by scripts/bench.py (the "patches" stage), not asserted here.
     patches = make_patches(gray, mask, boxes)
-    elapsed_ms = (time.perf_counter() - start) * 1000
     assert patches.shape == (50, 28, 28) and (patches.max(axis=(1, 2)) > 0.9).all()
-    # ~5 ms here; 50 ms alone would already miss a 30 fps camera's frame.
-    assert elapsed_ms < 50, f"{elapsed_ms:.1f} ms for 50 digits"
 
 
 def test_blank_input_gives_blank_patches():

@@ -1,6 +1,5 @@
 """The Reader on hard frames: it never raises, keeps boxes inside the frame, and is repeatable."""
 
-import time
 
 import cv2
 import numpy as np
@@ -89,24 +88,21 @@ def glyph_images():
     return load_mnist(MNIST_SAMPLE).x_test[:200]
 
 
-def test_thousands_of_specks_stay_within_three_times_the_normal_frame(reader, glyph_images):
-    normal = paper_with_digits(glyph_images[:10], [(30 + 60 * i, 200, 48) for i in range(10)])
-    specks = normal.copy()
+def test_thousands_of_specks_neither_hide_the_digits_nor_flood_the_classifier(reader,
+                                                                              glyph_images):
+    # Speed on such frames is measured by scripts/bench.py; here, the work stays bounded.
+    placements = [(30 + 60 * i, 200, 48) for i in range(10)]
+    specks = paper_with_digits(glyph_images[:10], placements)
     rng = np.random.default_rng(1)
     ys, xs = rng.integers(0, 480, 4000), rng.integers(0, 640, 4000)
     for y, x in zip(ys, xs):
         cv2.circle(specks, (int(x), int(y)), 1, 30, -1)
-
-    def median_ms(frame):
-        times = []
-        for _ in range(7):
-            started = time.perf_counter()
-            reader.read(frame)
-            times.append(time.perf_counter() - started)
-        return np.median(times) * 1000
-
-    median_ms(normal)  # warm up
-    assert median_ms(specks) <= 3 * median_ms(normal)
+    result = reader.read(specks)
+    boxes = [d.box for d in result.digits]
+    for x, y, height in placements:
+        cx, cy = x + height // 2, y + height // 2
+        assert any(bx <= cx < bx + w and by <= cy < by + h for bx, by, w, h in boxes)
+    assert len(result.patches) <= len(placements) + 10, f"{len(result.patches)} candidates"
 
 
 @settings(max_examples=25, deadline=None,

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from reader.errors import RuntimeFailure, UserError
+from reader.frames import to_bgr8
 from reader.sources import (
     CameraSource,
     Frame,
@@ -21,8 +22,8 @@ from reader.sources import (
     list_cameras,
     open_source,
     redact_url,
-    to_bgr8,
 )
+from reader.sources import camera as camera_module
 
 SIZE_WH = (64, 48)
 
@@ -101,15 +102,32 @@ def test_bad_inputs_raise_one_line_user_error_naming_the_file(tmp_path, make_inp
 
 
 @pytest.mark.parametrize("spec", [99, "99"])
-def test_camera_that_does_not_exist_fails_fast_with_a_hint(spec):
-    started = time.monotonic()
+def test_camera_that_does_not_exist_is_a_one_line_user_error(spec):
     with pytest.raises(UserError) as caught:
         open_source(spec)
-    assert time.monotonic() - started < 3.0
     message = str(caught.value)
+    assert type(caught.value) is UserError
     assert message.startswith("camera 99: cannot open")
-    assert "--source" in message or "/dev/video" in message
     assert "\n" not in message
+
+
+def test_no_camera_at_all_suggests_the_demo_and_a_file(monkeypatch):
+    monkeypatch.setattr(camera_module, "video_device_indices", list)
+    with pytest.raises(UserError) as caught:
+        CameraSource(0, capture_factory=lambda index: FakeCapture(opened=False))
+    message = str(caught.value)
+    assert message.startswith("camera 0: cannot open; no cameras found")
+    assert "--demo" in message and "video, photo or folder" in message
+    assert "--source" not in message  # the command has no such option
+    assert "\n" not in message
+
+
+def test_camera_that_does_not_open_names_the_devices_there_are(monkeypatch):
+    monkeypatch.setattr(camera_module, "video_device_indices", lambda: [0, 2])
+    with pytest.raises(UserError) as caught:
+        CameraSource(5, capture_factory=lambda index: FakeCapture(opened=False))
+    assert "video devices present: 0, 2" in str(caught.value)
+    assert "--source" not in str(caught.value)
 
 
 def test_truncated_mp4_without_index_says_it_looks_truncated(tmp_path):
@@ -313,13 +331,11 @@ def test_camera_that_stops_delivering_raises_runtime_failure_after_retries():
 
     source = CameraSource(0, stall_timeout_s=0.5, capture_factory=factory)
     frames = []
-    started = time.monotonic()
     with source, pytest.raises(RuntimeFailure) as caught:
         frames.extend(source)
     assert 1 <= len(frames) <= 3
     # Given up by the reader after the 0.5 s stall timeout and its retries, not by the
-    # loop's slower last-resort watchdog for hung reads (2.5 s here).
-    assert time.monotonic() - started < 2.0
+    # loop's last-resort watchdog for hung reads.
     assert str(caught.value).startswith("camera 0: no frames for")
     assert "not answering" not in str(caught.value)
     assert len(opened) > 1  # it tried to reopen the device before giving up
@@ -361,21 +377,25 @@ def test_camera_read_that_hangs_raises_runtime_failure(monkeypatch):
             return False, None
 
     source = CameraSource(0, stall_timeout_s=0.3, capture_factory=lambda i: HangingCapture())
-    started = time.monotonic()
     try:
-        with pytest.raises(RuntimeFailure, match="camera 0: no frames"):
+        with pytest.raises(RuntimeFailure, match="camera 0: no frames.*not answering"):
             next(iter(source))
-        assert time.monotonic() - started < 2.0
     finally:
         unblock.set()
         source.close()
 
 
-def test_list_cameras_returns_indices_quickly():
-    started = time.monotonic()
-    cameras = list_cameras(max_index=3)
-    assert all(isinstance(i, int) and 0 <= i <= 3 for i in cameras)
-    assert time.monotonic() - started < 5.0
+def test_list_cameras_gives_the_indices_that_open_and_releases_every_device(monkeypatch):
+    monkeypatch.setattr(camera_module, "video_device_indices", lambda: [0, 1, 2, 7])
+    opened = {}
+
+    def factory(index):
+        opened[index] = FakeCapture(opened=index in (0, 2))
+        return opened[index]
+
+    assert list_cameras(max_index=3, capture_factory=factory) == [0, 2]
+    assert sorted(opened) == [0, 1, 2]  # /dev/video3 is absent: not even tried
+    assert all(capture.released for capture in opened.values())
 
 
 # --- streams ---------------------------------------------------------------------------------
@@ -386,12 +406,9 @@ def test_stream_that_accepts_but_never_answers_times_out():
         silent.bind(("127.0.0.1", 0))
         silent.listen(1)
         url = f"http://viewer:secret@127.0.0.1:{silent.getsockname()[1]}/video"
-        started = time.monotonic()
         with pytest.raises(UserError) as caught:
             open_source(url, open_timeout_s=1.0)
-        elapsed_s = time.monotonic() - started
     message = str(caught.value)
-    assert elapsed_s < 4.0
     assert "no answer after 1 s" in message
     assert "127.0.0.1" in message and "secret" not in message
 
@@ -401,11 +418,28 @@ def test_stream_on_a_port_nothing_listens_on_fails_quickly():
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     url = f"rtsp://127.0.0.1:{port}/live"
-    started = time.monotonic()
     with pytest.raises(UserError) as caught:
         StreamSource(url, open_timeout_s=2.0)
-    assert time.monotonic() - started < 3.5
-    assert str(caught.value).startswith(url)
+    # Refused at once, not waited out: the message says so instead of "no answer after".
+    assert str(caught.value).startswith(f"{url}: cannot open the stream")
+
+
+def test_stream_that_opens_after_its_deadline_is_released_not_leaked(monkeypatch):
+    monkeypatch.setattr(StreamSource, "OPEN_GRACE_S", 0.1)
+    released = threading.Event()
+
+    class LateCapture(FakeCapture):
+        def release(self):
+            super().release()
+            released.set()
+
+    def slow_open(url):
+        time.sleep(0.5)  # past the 0.1 s open time-out and its 0.1 s grace below
+        return LateCapture()
+
+    with pytest.raises(UserError, match="no answer after"):
+        StreamSource("rtsp://cam.local/live", open_timeout_s=0.1, capture_factory=slow_open)
+    assert released.wait(5.0), "the capture opened after the deadline was never released"
 
 
 def test_stream_is_live_and_hands_over_frames():

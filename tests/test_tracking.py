@@ -146,3 +146,39 @@ def test_unsure_speck_over_a_missed_digit_does_not_hide_it():
     x, y, w, h = BOX
     speck = (x + round(0.6 * w), y + round(0.3 * h), w, h)
     assert [d.label for d in tracker.update([seen(0, speck, 0.55)])] == [3]
+
+
+def test_a_sudden_pan_does_not_swap_two_neighbouring_digits():
+    # A narrow '1' and a '7' side by side, centres 22 px apart (0.55 of a box). The camera pans
+    # 14 px in one frame: the '1' is now nearer the 7's old place (8 px) than its own (14 px).
+    # Nearest-first (greedy) matching hands the '1' to the 7's track and shows "77"; the best
+    # overall pairing keeps each digit on its own track.
+    tracker = DigitTracker()
+    h = 40
+
+    def frame(dx: int) -> list[Digit]:
+        return [seen(1, (200 + dx, 100, 10, h)), seen(7, (214 + dx, 100, 26, h))]
+
+    for dx in [0, 0, 0, 14, 14, 14]:
+        out = sorted(tracker.update(frame(dx)), key=lambda d: d.box[0])
+        assert [d.label for d in out] == [1, 7], f"after a pan of {dx} px"
+        assert len(tracker) == 2
+
+
+def test_arrays_in_arrays_out_agree_with_digits():
+    boxes = np.array([[100, 100, 30, 40], [200, 100, 30, 40]])
+    probs = np.stack([seen(4, BOX).probs, seen(9, BOX).probs])
+    shown = DigitTracker().track(boxes, probs)
+    assert shown.boxes_xywh.dtype == np.int64 and shown.boxes_xywh.tolist() == boxes.tolist()
+    assert shown.probs.dtype == np.float32 and shown.probs.argmax(axis=1).tolist() == [4, 9]
+    digits = DigitTracker().update([seen(4, tuple(boxes[0])), seen(9, tuple(boxes[1]))])
+    assert [d.box for d in digits] == [tuple(b) for b in shown.boxes_xywh.tolist()]
+    assert np.allclose([d.probs for d in digits], shown.probs)
+
+
+def test_returned_probs_do_not_change_when_the_tracker_moves_on():
+    tracker = DigitTracker()
+    first = tracker.track(np.array([BOX]), seen(3, BOX).probs[None])
+    before = first.probs.copy()
+    tracker.track(np.array([BOX]), seen(8, BOX).probs[None])
+    assert np.array_equal(first.probs, before)

@@ -2,32 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import platform
 import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-import cv2
-import numpy as np
-
-
-def cpu_model() -> str:
-    """The CPU model name from /proc/cpuinfo, or the platform's guess elsewhere."""
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text(errors="replace").splitlines():
-            if line.lower().startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine() or "unknown"
-
-
-def machine_info() -> dict:
-    """CPU model, core count, OS and library versions: enough to compare two reports fairly."""
-    return {"cpu": cpu_model(), "cores": os.cpu_count(), "os": platform.platform(),
-            "python": platform.python_version(), "numpy": np.__version__,
-            "opencv": cv2.__version__}
+from reader.machine import machine_info  # noqa: F401 - every report starts with it
 
 
 def command_line(argv: Sequence[str] | None = None) -> str:

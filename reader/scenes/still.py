@@ -8,6 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from reader.atomic import write_bytes_atomically
 from reader.scenes import camera, paper
 from reader.scenes.glyphs import GlyphBank, Stroke
 from reader.scenes.layout import BlockSpec, lay_out_block
@@ -15,7 +16,6 @@ from reader.scenes.truth import (
     BORDER_PX,
     InkTracker,
     boxes_overlap,
-    write_bytes_atomic,
     write_json_atomic,
 )
 
@@ -129,6 +129,6 @@ def save_still(scene: StillScene, out_dir: str | Path, name: str) -> Path:
     for stale in (".png", ".jpg"):
         if stale != scene.extension:
             (out_dir / f"{name}{stale}").unlink(missing_ok=True)
-    write_bytes_atomic(image_path, scene.encoded)
+    write_bytes_atomically(image_path, scene.encoded)
     write_json_atomic(out_dir / f"{name}.json", scene.truth)
     return image_path

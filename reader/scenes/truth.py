@@ -19,12 +19,12 @@ a video page holds several blocks), so match them by box, not by list position.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from reader.atomic import write_bytes_atomically
 from reader.scenes.glyphs import INK_ALPHA
 from reader.scenes.layout import PlacedNumber
 
@@ -158,13 +158,6 @@ def _ink_hull(alpha: np.ndarray, x: int, y: int) -> np.ndarray:
     return corners.astype(np.float64) + np.array([x, y], np.float64)
 
 
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write `data` to `path` via a temporary file and a rename, so no half-written file exists."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
 def write_json_atomic(path: Path, obj: dict) -> None:
     """Write `obj` as JSON to `path` atomically (temporary file, then rename)."""
-    write_bytes_atomic(path, (json.dumps(obj, separators=(",", ":")) + "\n").encode())
+    write_bytes_atomically(path, (json.dumps(obj, separators=(",", ":")) + "\n").encode())

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from reader.atomic import write_atomically
 from reader.errors import RuntimeFailure
 from reader.scenes import camera, paper
 from reader.scenes.glyphs import GlyphBank, mnist_test_glyphs
@@ -68,32 +68,34 @@ def make_video(path: str | Path, rng: np.random.Generator, glyphs: GlyphBank, n_
     noise = camera.NoiseBank(rng, frame_size, float(rng.uniform(*options.noise_sigma_range)))
     focus_sigma = float(rng.uniform(*options.focus_blur_range))
 
-    tmp = path.with_name(path.stem + ".tmp" + path.suffix)   # keeps .mp4 for the muxer
-    writer = cv2.VideoWriter(str(tmp), cv2.CAP_FFMPEG, cv2.VideoWriter_fourcc(*FOURCC), fps,
-                             frame_size)
-    if not writer.isOpened():
-        raise RuntimeFailure(f"{tmp}: cannot open an {FOURCC} video writer; check OpenCV's"
-                             " FFmpeg support and that the folder is writable")
     frames_truth = []
-    try:
-        for t in times:
-            page_to_frame = path_.homography(t)
-            frame = _expose(page_u8, path_, t, exposure_s, frame_size)
-            flicker = 1.0 + options.flicker * flicker_wave(t) + rng.normal(0, options.flicker / 3)
-            paper.apply_lighting(frame, lighting, shadow_shift=0.05 * shadow_wave(t),
-                                 scale=flicker)
-            frame = cv2.GaussianBlur(frame, (0, 0), focus_sigma)
-            noise.add_to(frame)
-            writer.write(camera.to_uint8(frame))
-            frames_truth.append(tracker.frame_truth(page_to_frame, frame_size))
-    except BaseException:
-        writer.release()
-        tmp.unlink(missing_ok=True)
-        raise
-    writer.release()
-    if not tmp.is_file() or tmp.stat().st_size == 0:
-        raise RuntimeFailure(f"{tmp}: the video writer produced no file; check free disk space")
-    os.replace(tmp, path)
+
+    def record(tmp: Path) -> None:
+        # The temporary name keeps .mp4 for the muxer.
+        writer = cv2.VideoWriter(str(tmp), cv2.CAP_FFMPEG, cv2.VideoWriter_fourcc(*FOURCC), fps,
+                                 frame_size)
+        if not writer.isOpened():
+            raise RuntimeFailure(f"{path}: cannot open an {FOURCC} video writer; check OpenCV's"
+                                 " FFmpeg support and that the folder is writable")
+        try:
+            for t in times:
+                page_to_frame = path_.homography(t)
+                frame = _expose(page_u8, path_, t, exposure_s, frame_size)
+                flicker = (1.0 + options.flicker * flicker_wave(t)
+                           + rng.normal(0, options.flicker / 3))
+                paper.apply_lighting(frame, lighting, shadow_shift=0.05 * shadow_wave(t),
+                                     scale=flicker)
+                frame = cv2.GaussianBlur(frame, (0, 0), focus_sigma)
+                noise.add_to(frame)
+                writer.write(camera.to_uint8(frame))
+                frames_truth.append(tracker.frame_truth(page_to_frame, frame_size))
+        finally:
+            writer.release()
+        if not tmp.is_file() or tmp.stat().st_size == 0:
+            raise RuntimeFailure(f"{path}: the video writer produced no file; check free disk"
+                                 " space")
+
+    write_atomically(path, record)
     return {"kind": "video", "width": width, "height": height, "fps": fps,
             "frames": frames_truth}
 

@@ -6,41 +6,13 @@ so a failed or interrupted save leaves the previous model intact.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import keras
 import numpy as np
 
+from reader.atomic import write_atomically
 from reader.classify import DigitClassifier
-
-
-def _temp_path_beside(path: Path, suffix: str) -> Path:
-    fd, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix, dir=path.parent)
-    os.close(fd)
-    return Path(name)
-
-
-def write_atomically(path: Path, write) -> Path:
-    """Call `write(tmp_path)`, then rename the result to `path`; clean up on any failure."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _temp_path_beside(path, "".join(path.suffixes) or ".tmp")
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; give the usual mode
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
-
-
-def _umask() -> int:
-    current = os.umask(0)
-    os.umask(current)
-    return current
 
 
 def save_keras(model: keras.Model, path: Path) -> Path:

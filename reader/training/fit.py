@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
+from reader.atomic import write_bytes_atomically
 from reader.training.architectures import ARCHITECTURES
 from reader.training.data import Splits, eval_dataset, training_dataset
 
@@ -90,9 +90,7 @@ class _History(keras.callbacks.Callback):
         for key, value in (logs or {}).items():
             self.history.setdefault(key, []).append(float(value))
         self.history["epoch"] = list(range(1, len(self.history.get("loss", [])) + 1))
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.history))
-        os.replace(tmp, self.path)
+        write_bytes_atomically(self.path, json.dumps(self.history).encode())
 
 
 def train(splits: Splits, config: RunConfig) -> RunResult:

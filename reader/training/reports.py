@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 from pathlib import Path
 
 import matplotlib
@@ -13,7 +12,8 @@ matplotlib.use("Agg")  # files only; no display needed
 import matplotlib.pyplot as plt
 import numpy as np
 
-from reader.training.export import write_atomically
+from reader.atomic import write_atomically
+from reader.machine import machine_description  # noqa: F401 - train.py's model card
 
 
 def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, classes: int = 10) -> np.ndarray:
@@ -96,19 +96,6 @@ def plot_mistakes(images: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray,
         ax.set_title(f"{y_true[i]}→{y_pred[i]} {confidence[i]:.0%}", fontsize=7)
     fig.suptitle(f"Misclassified MNIST test digits ({len(wrong)} shown): true→predicted")
     _save_figure(fig, path)
-
-
-def machine_description() -> str:
-    """CPU model and core count, for figures that depend on the machine."""
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{model}, {os.cpu_count()} cores, {platform.system()}"
 
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
