@@ -162,7 +162,7 @@ def _fill_page(rng: np.random.Generator, glyphs: GlyphBank,
     numbers: list[PlacedNumber] = []
     for row in range(rows):
         for col in range(cols):
-            if rng.random() > 0.8:
+            if rows * cols > 1 and rng.random() > 0.8:   # a one-cell page always has numbers
                 continue
             # Cells shrunk by 5% each side so blocks in neighbouring cells never touch.
             rect = (int(left + col * cell_w + 0.05 * cell_w),
