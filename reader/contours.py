@@ -130,15 +130,15 @@ def _noise_floor_px(heights: np.ndarray, speck_ink_px: int, frame_shape: tuple[i
     return max(float(MIN_DIGIT_HEIGHT_PX), NOISY_MIN_HEIGHT_SHARE * reference)
 
 
-def _digit_like(boxes_xywh: np.ndarray, fill: np.ndarray, frame_shape: tuple[int, int]
-                ) -> np.ndarray:
+def _digit_like(boxes_xywh: np.ndarray, fill: np.ndarray, frame_shape: tuple[int, int],
+                max_width_per_height: float = MAX_WIDTH_PER_HEIGHT) -> np.ndarray:
     """Which boxes have a digit's size, aspect and ink fill (ignoring the other boxes)."""
     frame_h, frame_w = frame_shape
     w = boxes_xywh[:, 2].astype(np.float64)
     h = boxes_xywh[:, 3].astype(np.float64)
     narrow = w < BLOT_MIN_WIDTH_PER_HEIGHT * h
     return ((h >= MIN_DIGIT_HEIGHT_PX) & (h <= MAX_DIGIT_HEIGHT_SHARE * frame_h)
-            & (w <= MAX_DIGIT_WIDTH_SHARE * frame_w) & (w <= MAX_WIDTH_PER_HEIGHT * h)
+            & (w <= MAX_DIGIT_WIDTH_SHARE * frame_w) & (w <= max_width_per_height * h)
             & (narrow | (fill <= MAX_INK_FILL)))
 
 
@@ -251,13 +251,15 @@ def _stroke_width_px(mask: np.ndarray, box_xywh: np.ndarray) -> float:
     return 2.0 * cv2.countNonZero(ink) / max(edges, 1)
 
 
-def find_digit_boxes(mask: np.ndarray, max_candidates: int = 100) -> np.ndarray:
+def find_digit_boxes(mask: np.ndarray, max_candidates: int = 100,
+                     max_width_per_height: float = MAX_WIDTH_PER_HEIGHT) -> np.ndarray:
     """Boxes (N, 4) int32 (x, y, w, h) of the blobs in `mask` that look like single digits.
 
     Sorted left to right, at most `max_candidates`. Only the `max_candidates` largest blobs
     (by box area, after dropping specks, blobs touching the border and, in a frame of dense
     specks, blobs far smaller than its largest) are examined, so a frame full of noise stays
-    fast.
+    fast. `max_width_per_height` lets wider blobs through (touching digits, for a reader
+    that cuts them by recognition).
     """
     if mask.ndim != 2 or mask.dtype != np.uint8:
         raise ValueError(f"find_digit_boxes wants a 2-D uint8 mask, got {mask.dtype}"
@@ -284,7 +286,8 @@ def find_digit_boxes(mask: np.ndarray, max_candidates: int = 100) -> np.ndarray:
 
     # How much of the box the blob's own ink fills: a neighbour reaching in does not count.
     fill = areas / (boxes[:, 2] * boxes[:, 3]).astype(np.float64)
-    boxes = _merge_flat_pieces(boxes, _digit_like(boxes, fill, mask.shape))
+    boxes = _merge_flat_pieces(boxes, _digit_like(boxes, fill, mask.shape,
+                                                  max_width_per_height))
     if len(boxes) == 0:
         return np.zeros((0, 4), np.int32)
     boxes = _merge_stacked_pieces(mask, boxes)
