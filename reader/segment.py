@@ -39,7 +39,7 @@ CUT_MIN_SPACING_SHARE = 0.2
 # and be at most this share of the height wide (one digit).
 CUT_MAX_SPAN = 3
 PIECE_MAX_WIDTH_PER_HEIGHT = 1.3
-MAX_CUTS_PER_BOX = 12
+CUTS_PER_HEIGHT = 2.5          # at most this many cuts per box height of width (+1)
 # Two boxes are a merge candidate when the paper between them is at most this share of the
 # taller one's height and they overlap in rows or columns; the merged box must still have a
 # digit's proportions (no wider than tall by this factor).
@@ -49,7 +49,7 @@ MERGE_MAX_WIDTH_PER_HEIGHT = 1.2
 # Depends on the model (how sure it is of clean digits); retune when the model changes.
 DOUBT_SCORE = 0.9
 # At most this many extra patches per frame (a cluttered frame stays fast).
-MAX_PROPOSALS = 24
+MAX_PROPOSALS = 64
 
 
 def digit_scores(probs: np.ndarray) -> np.ndarray:
@@ -94,11 +94,14 @@ def _cut_columns(mask: np.ndarray, box: np.ndarray) -> list[int]:
     smooth = np.convolve(ink, np.ones(3) / 3, mode="same")
     inner = np.arange(spacing, w - spacing)
     minima = inner[(smooth[inner] <= smooth[inner - 1]) & (smooth[inner] <= smooth[inner + 1])]
+    limit = int(CUTS_PER_HEIGHT * w / h) + 1
     chosen: list[int] = []
     for column in minima[np.argsort(ink[minima], kind="stable")].tolist():
         if all(abs(column - c) >= spacing for c in chosen):
             chosen.append(column)
-    return sorted(chosen)[:MAX_CUTS_PER_BOX]
+            if len(chosen) == limit:
+                break
+    return sorted(chosen)
 
 
 def _merge_pairs(boxes: np.ndarray) -> list[tuple[int, int]]:
