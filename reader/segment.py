@@ -47,9 +47,9 @@ MERGE_MAX_GAP_SHARE = 0.2
 MERGE_MAX_WIDTH_PER_HEIGHT = 1.2
 # Only boxes the network doubts get alternatives: its digit score below this, or not-a-digit.
 # Depends on the model (how sure it is of clean digits); retune when the model changes.
-DOUBT_SCORE = 0.9
+DOUBT_SCORE = 0.8
 # At most this many extra patches per frame (a cluttered frame stays fast).
-MAX_PROPOSALS = 64
+MAX_PROPOSALS = 32
 
 
 def digit_scores(probs: np.ndarray) -> np.ndarray:
