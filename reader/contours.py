@@ -252,14 +252,17 @@ def _stroke_width_px(mask: np.ndarray, box_xywh: np.ndarray) -> float:
 
 
 def find_digit_boxes(mask: np.ndarray, max_candidates: int = 100,
-                     max_width_per_height: float = MAX_WIDTH_PER_HEIGHT) -> np.ndarray:
+                     max_width_per_height: float = MAX_WIDTH_PER_HEIGHT,
+                     with_pieces: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Boxes (N, 4) int32 (x, y, w, h) of the blobs in `mask` that look like single digits.
 
     Sorted left to right, at most `max_candidates`. Only the `max_candidates` largest blobs
     (by box area, after dropping specks, blobs touching the border and, in a frame of dense
     specks, blobs far smaller than its largest) are examined, so a frame full of noise stays
     fast. `max_width_per_height` lets wider blobs through (touching digits, for a reader
-    that cuts them by recognition).
+    that cuts them by recognition). With `with_pieces`, also returns the blobs too small or
+    flat to be a digit on their own (a 5's detached bar), sorted the same way, for a reader
+    that merges pieces by recognition.
     """
     if mask.ndim != 2 or mask.dtype != np.uint8:
         raise ValueError(f"find_digit_boxes wants a 2-D uint8 mask, got {mask.dtype}"
@@ -281,15 +284,18 @@ def find_digit_boxes(mask: np.ndarray, max_candidates: int = 100,
         box_areas = boxes[:, 2].astype(np.int64) * boxes[:, 3]
         order = np.argsort(-box_areas, kind="stable")[:max_candidates]
         boxes, areas = boxes[order], areas[order]
+    none = np.zeros((0, 4), np.int32)
     if len(boxes) == 0:
-        return np.zeros((0, 4), np.int32)
+        return (none, none) if with_pieces else none
 
     # How much of the box the blob's own ink fills: a neighbour reaching in does not count.
     fill = areas / (boxes[:, 2] * boxes[:, 3]).astype(np.float64)
-    boxes = _merge_flat_pieces(boxes, _digit_like(boxes, fill, mask.shape,
-                                                  max_width_per_height))
+    is_digit = _digit_like(boxes, fill, mask.shape, max_width_per_height)
+    pieces = boxes[~is_digit]
+    pieces = pieces[np.argsort(pieces[:, 0], kind="stable")].astype(np.int32)
+    boxes = _merge_flat_pieces(boxes, is_digit)
     if len(boxes) == 0:
-        return np.zeros((0, 4), np.int32)
+        return (none, pieces) if with_pieces else none
     boxes = _merge_stacked_pieces(mask, boxes)
 
     # Ruling lines and page margins: thin like a '1' but much taller than the frame's digits,
@@ -303,4 +309,5 @@ def find_digit_boxes(mask: np.ndarray, max_candidates: int = 100,
         fine = np.array([_stroke_width_px(mask, box) < MIN_THIN_STROKE_SHARE * pen_px
                          if is_thin else False for box, is_thin in zip(boxes, thin)])
         boxes = boxes[~thin | ((h <= MAX_THIN_HEIGHT_PER_MEDIAN * typical_height) & ~fine)]
-    return boxes[np.argsort(boxes[:, 0], kind="stable")].astype(np.int32)
+    boxes = boxes[np.argsort(boxes[:, 0], kind="stable")].astype(np.int32)
+    return (boxes, pieces) if with_pieces else boxes

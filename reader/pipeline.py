@@ -84,8 +84,9 @@ class Reader:
         are (it would take the halves of a cut digit for 1s).
         """
         if self.classifier.num_classes > NOT_A_DIGIT:
-            boxes = find_digit_boxes(mask, self.max_candidates, MAX_BLOB_WIDTH_PER_HEIGHT)
-            return read_boxes(gray, mask, boxes, self.classifier)
+            boxes, pieces = find_digit_boxes(mask, self.max_candidates,
+                                             MAX_BLOB_WIDTH_PER_HEIGHT, with_pieces=True)
+            return read_boxes(gray, mask, boxes, self.classifier, pieces)
         boxes = find_digit_boxes(mask, self.max_candidates)
         patches = make_patches(gray, mask, boxes)
         return boxes, patches, self.classifier.predict(patches)

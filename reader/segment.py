@@ -8,7 +8,9 @@ The contour stage proposes boxes; some hold two touching digits, some only a pie
   product of its pieces' digit scores, by dynamic programming over the cuts) replaces the box
   when it beats the whole box's score;
 * two boxes lying close together are also read merged; the merged box replaces them when the
-  network is surer of it than of either piece.
+  network is surer of it than of either piece;
+* a blob too small or flat to be a digit alone (a 5's detached bar) is read joined to the box
+  it lies next to, and the joined box replaces that box when the network is surer of it.
 
 Alternatives are proposed only for boxes the network doubts (digit score below `DOUBT_SCORE`,
 or called not-a-digit), and all of them are read in one second classifier call: a frame of
@@ -126,15 +128,37 @@ def _merge_pairs(boxes: np.ndarray) -> list[tuple[int, int]]:
     return sorted(pairs)
 
 
-def read_boxes(gray: np.ndarray, mask: np.ndarray, boxes: np.ndarray, classifier
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _piece_hosts(boxes: np.ndarray, pieces: np.ndarray) -> list[tuple[int, int]]:
+    """Pairs (box index, piece index): each piece with the nearest box it could belong to
+    (close, overlapping in rows or columns, together no wider than a digit), not inside it."""
+    if len(boxes) == 0 or len(pieces) == 0:
+        return []
+    bx, by, bw, bh = (boxes[:, k][None, :].astype(np.float64) for k in range(4))
+    px, py, pw, ph = (pieces[:, k][:, None].astype(np.float64) for k in range(4))
+    gap_x = np.maximum(px, bx) - np.minimum(px + pw, bx + bw)
+    gap_y = np.maximum(py, by) - np.minimum(py + ph, by + bh)
+    gap = np.where(gap_x < 0, np.maximum(gap_y, 0), np.where(gap_y < 0, gap_x, np.inf))
+    merged_w = np.maximum(px + pw, bx + bw) - np.minimum(px, bx)
+    merged_h = np.maximum(py + ph, by + bh) - np.minimum(py, by)
+    inside = (px >= bx) & (py >= by) & (px + pw <= bx + bw) & (py + ph <= by + bh)
+    close = ((gap <= MERGE_MAX_GAP_SHARE * bh) & ~inside
+             & (merged_w <= MERGE_MAX_WIDTH_PER_HEIGHT * merged_h))
+    gap = np.where(close, gap, np.inf)
+    nearest = gap.argmin(axis=1)
+    return [(int(nearest[k]), k) for k in range(len(pieces)) if np.isfinite(gap[k, nearest[k]])]
+
+
+def read_boxes(gray: np.ndarray, mask: np.ndarray, boxes: np.ndarray, classifier,
+               pieces: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Boxes, patches and class probabilities after segmentation by recognition.
 
-    `boxes` (N, 4) from the contour stage. Returns the final boxes (M, 4) int32, their patches
+    `boxes` (N, 4) from the contour stage; `pieces` (K, 4) blobs too small or flat to be a
+    digit alone, read only joined to the box they lie next to. Returns the final boxes (M, 4) int32, their patches
     (M, 28, 28) and probabilities (M, classes). One classifier call reads the boxes; a second
     one, only when the network doubts some box, reads the cuts and merges proposed for it.
     """
     boxes = np.asarray(boxes, np.int32).reshape(-1, 4)
+    pieces_in = np.zeros((0, 4), np.int32) if pieces is None else np.asarray(pieces, np.int32)
     count = len(boxes)
     patches = make_patches(gray, mask, boxes)
     probs = classifier.predict(patches)
@@ -142,13 +166,15 @@ def read_boxes(gray: np.ndarray, mask: np.ndarray, boxes: np.ndarray, classifier
         return boxes, patches, probs
     whole = digit_scores(probs)
     doubtful = (whole < DOUBT_SCORE) | (probs.argmax(axis=1) == NOT_A_DIGIT)
-    if not doubtful.any():
+    # A piece next to a box is read joined to it (a 5 and its detached bar).
+    joins = _piece_hosts(boxes, pieces_in)
+    if not doubtful.any() and not joins:
         return boxes, patches, probs
 
-    # Cut proposals: per doubtful wide box, cut columns, and the pieces between them; each
-    # piece's patch is made with its bounding cut columns cleared in the mask, so the
+    # Cut proposals: per doubtful wide box, cut columns, and the segments between them; each
+    # segment's patch is made with its bounding cut columns cleared in the mask, so the
     # touching blob falls apart there. A piece: (box index, first cut, last cut, ink box).
-    pieces: list[tuple[int, int, int, tuple]] = []
+    segments: list[tuple[int, int, int, tuple]] = []
     cut_patches = []
     wide = np.flatnonzero(doubtful & (boxes[:, 2] >= CUT_MIN_WIDTH_PER_HEIGHT * boxes[:, 3]))
     ends_of: dict[int, list[int]] = {}
@@ -174,23 +200,27 @@ def read_boxes(gray: np.ndarray, mask: np.ndarray, boxes: np.ndarray, classifier
                 finally:
                     for c, column in zip(cleared, saved):
                         mask[y:y + h, c] = column
-                pieces.append((i, a, b, piece))
-        if len(pieces) >= MAX_PROPOSALS:
+                segments.append((i, a, b, piece))
+        if len(segments) >= MAX_PROPOSALS:
             break
     pairs = [(i, j) for i, j in _merge_pairs(boxes) if doubtful[i] or doubtful[j]]
-    pairs = pairs[:max(0, MAX_PROPOSALS - len(pieces))]
-    if not pieces and not pairs:
+    pairs = pairs[:max(0, MAX_PROPOSALS - len(segments))]
+    joins = joins[:max(0, MAX_PROPOSALS - len(segments) - len(pairs))]
+    if not segments and not pairs and not joins:
         return boxes, patches, probs
-    merged_boxes = np.array([_union(boxes[i], boxes[j]) for i, j in pairs],
+    # A join is a merge of a box with a piece that is not read alone (its score: 0).
+    merged_boxes = np.array([_union(boxes[i], boxes[j]) for i, j in pairs]
+                            + [_union(boxes[i], pieces_in[k]) for i, k in joins],
                             np.int32).reshape(-1, 4)
+    merges = [*pairs, *((i, None) for i, _ in joins)]   # (box, other box or None: a piece)
     proposed = [make_patches(gray, mask, merged_boxes), *cut_patches]
     patches = np.concatenate([patches, *proposed])
     probs = np.concatenate([probs, classifier.predict(np.concatenate(proposed))])
 
     scores = digit_scores(probs)
-    merged_scores = scores[count:count + len(pairs)]
-    piece_scores = scores[count + len(pairs):]
-    # Cuts: per wide box, the split into pieces the network is surest of as a whole (the
+    merged_scores = scores[count:count + len(merges)]
+    piece_scores = scores[count + len(merges):]
+    # Cuts: per wide box, the split into segments the network is surest of as a whole (the
     # product of the pieces' scores, the whole box being one choice), by dynamic programming.
     splits: dict[int, list[int]] = {}   # box index -> its chosen pieces' proposal indices
     for i, ends in ends_of.items():
@@ -198,10 +228,10 @@ def read_boxes(gray: np.ndarray, mask: np.ndarray, boxes: np.ndarray, classifier
         best = np.full(n + 1, -np.inf)
         best[0] = 0.0
         back: list[tuple[int, int] | None] = [None] * (n + 1)
-        for k, (box_index, a, b, _) in enumerate(pieces):
+        for k, (box_index, a, b, _) in enumerate(segments):
             if box_index != i:
                 continue
-            # Proposals come ordered by a: best[a] is final when pieces from a are weighed.
+            # Proposals come ordered by a: best[a] is final when segments from a are weighed.
             gain = best[a] + np.log(max(float(piece_scores[k]), 1e-9))
             if gain > best[b]:
                 best[b], back[b] = gain, (a, k)
@@ -212,26 +242,29 @@ def read_boxes(gray: np.ndarray, mask: np.ndarray, boxes: np.ndarray, classifier
                 chosen.append(k)
                 b = a
             splits[i] = chosen[::-1]
-    # Merges: surer of the merged box than of either piece; each box merges once,
-    # best margin first, and a box that was cut does not merge.
+    # Merges: surer of the merged box than of either piece (a piece alone scores 0); each
+    # box merges once, best margin first, and a box that was cut does not merge.
     taken = np.zeros(count, bool)
     taken[list(splits)] = True
     chosen_merges = []
-    margins = [merged_scores[k] - max(whole[i], whole[j]) for k, (i, j) in enumerate(pairs)]
-    for k in np.argsort(margins)[::-1].tolist():
-        i, j = pairs[k]
+    margins = [merged_scores[k] - (whole[i] if j is None else max(whole[i], whole[j]))
+               for k, (i, j) in enumerate(merges)]
+    for k in np.argsort(margins, kind="stable")[::-1].tolist():
+        i, j = merges[k]
         if margins[k] <= 0:
             break
-        if not (taken[i] or taken[j]):
-            taken[i] = taken[j] = True
+        if not (taken[i] or (j is not None and taken[j])):
+            taken[i] = True
+            if j is not None:
+                taken[j] = True
             chosen_merges.append(k)
 
     out_boxes, out_rows = [], []
     for i in range(count):
         if i in splits:
             for k in splits[i]:
-                out_boxes.append(pieces[k][3])
-                out_rows.append(count + len(pairs) + k)
+                out_boxes.append(segments[k][3])
+                out_rows.append(count + len(merges) + k)
         elif not taken[i]:
             out_boxes.append(tuple(boxes[i]))
             out_rows.append(i)

@@ -230,3 +230,13 @@ def test_a_clean_frame_costs_one_classifier_call(reader):
     stand_in.__dict__.update(reader.__dict__, classifier=classifier, tracker=None)
     stand_in.read(rings_page([(60, 120, 14, 24), (110, 120, 14, 24), (160, 120, 14, 24)]))
     assert classifier.calls == 1
+
+
+def test_a_detached_cap_too_small_to_be_a_digit_is_read_with_its_digit(reader):
+    stand_in = Reader.__new__(Reader)
+    stand_in.__dict__.update(reader.__dict__, classifier=TallIsADigit(), tracker=None)
+    page = rings_page([(160, 120, 16, 34)])
+    page[92:95] = 230  # the ring's top cap (rows ~84-91) comes off: a flat sliver of ink
+    result = stand_in.read(page)
+    assert len(result.digits) == 1 and result.digits[0].label == 0
+    assert result.digits[0].box[1] < 90  # the cap is in the digit's box
