@@ -4,8 +4,9 @@ The mask's 8-connected blobs are candidates, measured by connected-components la
 statistics: no per-blob Python, so a frame of thousands of specks costs about what a clean one
 does (tracing contours costs per blob). Most of a real frame's blobs are not digits: specks of
 noise, ruling lines, the page edge, a finger at the border, shadows. They are dropped by shape,
-all at once with numpy: size relative to the frame, aspect ratio, how much of the box is ink,
-and whether they touch the frame border (a cut-off digit cannot be read). Where specks are
+all at once with numpy: size relative to the frame, aspect ratio, and whether they touch the
+frame border (a cut-off digit cannot be read). Blots, thumbs and shadows of a digit's size are
+left to the classifier, which has a "not a digit" class. Where specks are
 dense enough to chain into digit-sized blobs by chance, blobs much smaller than the frame's
 largest are dropped too (`_noise_floor_px`).
 
@@ -39,10 +40,6 @@ MAX_THIN_HEIGHT_PER_MEDIAN = 2.5
 # hairlines next to pen ink: 0.25-0.34 of its width on real photos, '1's 0.7-1.5; the width
 # estimate runs high on digits with many junctions, so a bare '1' can measure ~0.5).
 MIN_THIN_STROKE_SHARE = 0.4
-# A solid box is a blot, a thumb or a shadow, unless it is narrow: a short thick '1' fills its
-# box too.
-MAX_INK_FILL = 0.85
-BLOT_MIN_WIDTH_PER_HEIGHT = 0.4
 # Merging a detached flat stroke into the digit under or over it (see the module docstring).
 MERGE_MAX_HEIGHT_SHARE = 0.5
 MERGE_MIN_WIDTH_SHARE = 0.3
@@ -130,16 +127,14 @@ def _noise_floor_px(heights: np.ndarray, speck_ink_px: int, frame_shape: tuple[i
     return max(float(MIN_DIGIT_HEIGHT_PX), NOISY_MIN_HEIGHT_SHARE * reference)
 
 
-def _digit_like(boxes_xywh: np.ndarray, fill: np.ndarray, frame_shape: tuple[int, int],
+def _digit_like(boxes_xywh: np.ndarray, frame_shape: tuple[int, int],
                 max_width_per_height: float = MAX_WIDTH_PER_HEIGHT) -> np.ndarray:
-    """Which boxes have a digit's size, aspect and ink fill (ignoring the other boxes)."""
+    """Which boxes have a digit's size and aspect (ignoring the other boxes)."""
     frame_h, frame_w = frame_shape
     w = boxes_xywh[:, 2].astype(np.float64)
     h = boxes_xywh[:, 3].astype(np.float64)
-    narrow = w < BLOT_MIN_WIDTH_PER_HEIGHT * h
     return ((h >= MIN_DIGIT_HEIGHT_PX) & (h <= MAX_DIGIT_HEIGHT_SHARE * frame_h)
-            & (w <= MAX_DIGIT_WIDTH_SHARE * frame_w) & (w <= max_width_per_height * h)
-            & (narrow | (fill <= MAX_INK_FILL)))
+            & (w <= MAX_DIGIT_WIDTH_SHARE * frame_w) & (w <= max_width_per_height * h))
 
 
 def _merge_flat_pieces(boxes_xywh: np.ndarray, is_digit: np.ndarray) -> np.ndarray:
@@ -279,18 +274,16 @@ def find_digit_boxes(mask: np.ndarray, max_candidates: int = 100,
                                int(areas[speck].sum()), mask.shape)
     if floor_px > MIN_DIGIT_HEIGHT_PX:
         keep &= h >= floor_px
-    boxes, areas = stats[keep, :4], areas[keep]
+    boxes = stats[keep, :4]
     if len(boxes) > max_candidates:
         box_areas = boxes[:, 2].astype(np.int64) * boxes[:, 3]
-        order = np.argsort(-box_areas, kind="stable")[:max_candidates]
-        boxes, areas = boxes[order], areas[order]
+        boxes = boxes[np.argsort(-box_areas, kind="stable")[:max_candidates]]
     none = np.zeros((0, 4), np.int32)
     if len(boxes) == 0:
         return (none, none) if with_pieces else none
 
-    # How much of the box the blob's own ink fills: a neighbour reaching in does not count.
-    fill = areas / (boxes[:, 2] * boxes[:, 3]).astype(np.float64)
-    is_digit = _digit_like(boxes, fill, mask.shape, max_width_per_height)
+    # Blots, thumbs and shadows are left to the classifier ("not a digit").
+    is_digit = _digit_like(boxes, mask.shape, max_width_per_height)
     pieces = boxes[~is_digit]
     pieces = pieces[np.argsort(pieces[:, 0], kind="stable")].astype(np.int32)
     boxes = _merge_flat_pieces(boxes, is_digit)
