@@ -168,7 +168,8 @@ def read_boxes(gray: np.ndarray, mask: np.ndarray, boxes: np.ndarray, classifier
     doubtful = (whole < DOUBT_SCORE) | (probs.argmax(axis=1) == NOT_A_DIGIT)
     # A piece next to a box is read joined to it (a 5 and its detached bar).
     joins = _piece_hosts(boxes, pieces_in)
-    if not doubtful.any() and not joins:
+    stacked = any(_stacked(boxes[i], boxes[j]) for i, j in _merge_pairs(boxes))
+    if not doubtful.any() and not joins and not stacked:
         return boxes, patches, probs
 
     # Cut proposals: per doubtful wide box, cut columns, and the segments between them; each
@@ -203,7 +204,10 @@ def read_boxes(gray: np.ndarray, mask: np.ndarray, boxes: np.ndarray, classifier
                 segments.append((i, a, b, piece))
         if len(segments) >= MAX_PROPOSALS:
             break
-    pairs = [(i, j) for i, j in _merge_pairs(boxes) if doubtful[i] or doubtful[j]]
+    # Side by side, only doubtful boxes may be pieces (close digits of a number are common);
+    # stacked boxes this close are rare and are always weighed (a 6's loop and its stem).
+    pairs = [(i, j) for i, j in _merge_pairs(boxes)
+             if doubtful[i] or doubtful[j] or _stacked(boxes[i], boxes[j])]
     pairs = pairs[:max(0, MAX_PROPOSALS - len(segments))]
     joins = joins[:max(0, MAX_PROPOSALS - len(segments) - len(pairs))]
     if not segments and not pairs and not joins:
@@ -275,6 +279,11 @@ def read_boxes(gray: np.ndarray, mask: np.ndarray, boxes: np.ndarray, classifier
     final = np.array(out_boxes, np.int32).reshape(-1, 4)
     order = np.argsort(final[:, 0], kind="stable")
     return final[order], patches[rows[order]], probs[rows[order]]
+
+
+def _stacked(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two boxes share columns (one above the other)."""
+    return bool(min(a[0] + a[2], b[0] + b[2]) > max(a[0], b[0]))
 
 
 def _union(a: np.ndarray, b: np.ndarray) -> tuple[int, int, int, int]:
