@@ -168,8 +168,9 @@ def read_boxes(gray: np.ndarray, mask: np.ndarray, boxes: np.ndarray, classifier
     doubtful = (whole < DOUBT_SCORE) | (probs.argmax(axis=1) == NOT_A_DIGIT)
     # A piece next to a box is read joined to it (a 5 and its detached bar).
     joins = _piece_hosts(boxes, pieces_in)
-    stacked = any(_stacked(boxes[i], boxes[j]) for i, j in _merge_pairs(boxes))
-    if not doubtful.any() and not joins and not stacked:
+    close_pairs = _merge_pairs(boxes)
+    stacked = [_stacked(boxes[i], boxes[j]) for i, j in close_pairs]
+    if not doubtful.any() and not joins and not any(stacked):
         return boxes, patches, probs
 
     # Cut proposals: per doubtful wide box, cut columns, and the segments between them; each
@@ -206,8 +207,8 @@ def read_boxes(gray: np.ndarray, mask: np.ndarray, boxes: np.ndarray, classifier
             break
     # Side by side, only doubtful boxes may be pieces (close digits of a number are common);
     # stacked boxes this close are rare and are always weighed (a 6's loop and its stem).
-    pairs = [(i, j) for i, j in _merge_pairs(boxes)
-             if doubtful[i] or doubtful[j] or _stacked(boxes[i], boxes[j])]
+    pairs = [(i, j) for (i, j), above in zip(close_pairs, stacked)
+             if doubtful[i] or doubtful[j] or above]
     pairs = pairs[:max(0, MAX_PROPOSALS - len(segments))]
     joins = joins[:max(0, MAX_PROPOSALS - len(segments) - len(pairs))]
     if not segments and not pairs and not joins:
