@@ -4,8 +4,9 @@ The mask's 8-connected blobs are candidates, measured by connected-components la
 statistics: no per-blob Python, so a frame of thousands of specks costs about what a clean one
 does (tracing contours costs per blob). Most of a real frame's blobs are not digits: specks of
 noise, ruling lines, the page edge, a finger at the border, shadows. They are dropped by shape,
-all at once with numpy: size relative to the frame, aspect ratio, how much of the box is ink,
-and whether they touch the frame border (a cut-off digit cannot be read). Where specks are
+all at once with numpy: size relative to the frame, aspect ratio, and whether they touch the
+frame border (a cut-off digit cannot be read). Blots, thumbs and shadows of a digit's size are
+left to the classifier, which has a "not a digit" class. Where specks are
 dense enough to chain into digit-sized blobs by chance, blobs much smaller than the frame's
 largest are dropped too (`_noise_floor_px`).
 
@@ -43,10 +44,6 @@ MAX_THIN_HEIGHT_PER_MEDIAN = 2.5
 # measured with the 4-neighbour edge count, which read slanted pens ~15% thinner than
 # `ink.stroke_width_px` does, hence 0.35 rather than 0.4).
 MIN_THIN_STROKE_SHARE = 0.35
-# A solid box is a blot, a thumb or a shadow, unless it is narrow: a short thick '1' fills its
-# box too.
-MAX_INK_FILL = 0.85
-BLOT_MIN_WIDTH_PER_HEIGHT = 0.4
 # Merging a detached flat stroke into the digit under or over it (see the module docstring).
 MERGE_MAX_HEIGHT_SHARE = 0.5
 MERGE_MIN_WIDTH_SHARE = 0.3
@@ -134,16 +131,14 @@ def _noise_floor_px(heights: np.ndarray, speck_ink_px: int, frame_shape: tuple[i
     return max(float(MIN_DIGIT_HEIGHT_PX), NOISY_MIN_HEIGHT_SHARE * reference)
 
 
-def _digit_like(boxes_xywh: np.ndarray, fill: np.ndarray, frame_shape: tuple[int, int]
-                ) -> np.ndarray:
-    """Which boxes have a digit's size, aspect and ink fill (ignoring the other boxes)."""
+def _digit_like(boxes_xywh: np.ndarray, frame_shape: tuple[int, int],
+                max_width_per_height: float = MAX_WIDTH_PER_HEIGHT) -> np.ndarray:
+    """Which boxes have a digit's size and aspect (ignoring the other boxes)."""
     frame_h, frame_w = frame_shape
     w = boxes_xywh[:, 2].astype(np.float64)
     h = boxes_xywh[:, 3].astype(np.float64)
-    narrow = w < BLOT_MIN_WIDTH_PER_HEIGHT * h
     return ((h >= MIN_DIGIT_HEIGHT_PX) & (h <= MAX_DIGIT_HEIGHT_SHARE * frame_h)
-            & (w <= MAX_DIGIT_WIDTH_SHARE * frame_w) & (w <= MAX_WIDTH_PER_HEIGHT * h)
-            & (narrow | (fill <= MAX_INK_FILL)))
+            & (w <= MAX_DIGIT_WIDTH_SHARE * frame_w) & (w <= max_width_per_height * h))
 
 
 def _merge_flat_pieces(boxes_xywh: np.ndarray, is_digit: np.ndarray) -> np.ndarray:
@@ -250,13 +245,18 @@ def _box_stroke_px(mask: np.ndarray, box_xywh: np.ndarray) -> float:
     return stroke_width_px(mask[y:y + h, x:x + w])
 
 
-def find_digit_boxes(mask: np.ndarray, max_candidates: int = 100) -> np.ndarray:
+def find_digit_boxes(mask: np.ndarray, max_candidates: int = 100,
+                     max_width_per_height: float = MAX_WIDTH_PER_HEIGHT,
+                     with_pieces: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Boxes (N, 4) int32 (x, y, w, h) of the blobs in `mask` that look like single digits.
 
     Sorted left to right, at most `max_candidates`. Only the `max_candidates` largest blobs
     (by box area, after dropping specks, blobs touching the border and, in a frame of dense
     specks, blobs far smaller than its largest) are examined, so a frame full of noise stays
-    fast.
+    fast. `max_width_per_height` lets wider blobs through (touching digits, for a reader
+    that cuts them by recognition). With `with_pieces`, also returns the blobs too small or
+    flat to be a digit on their own (a 5's detached bar), sorted the same way, for a reader
+    that merges pieces by recognition.
     """
     mask = binary_mask(mask, "find_digit_boxes")
     frame_h, frame_w = mask.shape
@@ -271,19 +271,21 @@ def find_digit_boxes(mask: np.ndarray, max_candidates: int = 100) -> np.ndarray:
                                int(areas[speck].sum()), mask.shape)
     if floor_px > MIN_DIGIT_HEIGHT_PX:
         keep &= h >= floor_px
-    boxes, areas = stats[keep, :4], areas[keep]
+    boxes = stats[keep, :4]
     if len(boxes) > max_candidates:
         box_areas = boxes[:, 2].astype(np.int64) * boxes[:, 3]
-        order = np.argsort(-box_areas, kind="stable")[:max_candidates]
-        boxes, areas = boxes[order], areas[order]
+        boxes = boxes[np.argsort(-box_areas, kind="stable")[:max_candidates]]
+    none = np.zeros((0, 4), np.int32)
     if len(boxes) == 0:
-        return np.zeros((0, 4), np.int32)
+        return (none, none) if with_pieces else none
 
-    # How much of the box the blob's own ink fills: a neighbour reaching in does not count.
-    fill = areas / (boxes[:, 2] * boxes[:, 3]).astype(np.float64)
-    boxes = _merge_flat_pieces(boxes, _digit_like(boxes, fill, mask.shape))
+    # Blots, thumbs and shadows are left to the classifier ("not a digit").
+    is_digit = _digit_like(boxes, mask.shape, max_width_per_height)
+    pieces = boxes[~is_digit]
+    pieces = pieces[np.argsort(pieces[:, 0], kind="stable")].astype(np.int32)
+    boxes = _merge_flat_pieces(boxes, is_digit)
     if len(boxes) == 0:
-        return np.zeros((0, 4), np.int32)
+        return (none, pieces) if with_pieces else none
     boxes = _merge_stacked_pieces(mask, boxes)
 
     # Ruling lines and page margins: thin like a '1' but much taller than the frame's digits,
@@ -297,4 +299,5 @@ def find_digit_boxes(mask: np.ndarray, max_candidates: int = 100) -> np.ndarray:
         fine = np.array([_box_stroke_px(mask, box) < MIN_THIN_STROKE_SHARE * pen_px
                          if is_thin else False for box, is_thin in zip(boxes, thin)])
         boxes = boxes[~thin | ((h <= MAX_THIN_HEIGHT_PER_MEDIAN * typical_height) & ~fine)]
-    return boxes[np.argsort(boxes[:, 0], kind="stable")].astype(np.int32)
+    boxes = boxes[np.argsort(boxes[:, 0], kind="stable")].astype(np.int32)
+    return (boxes, pieces) if with_pieces else boxes

@@ -1,6 +1,7 @@
 """One frame in, digits and numbers out: the stages wired together.
 
-threshold -> contours -> patches -> classify (one call for all digits) -> tracking -> numbers.
+threshold -> contours -> patches -> classify (one call for all digits, with the cuts and merges
+segmentation by recognition weighs; see segment.py) -> tracking -> numbers.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from reader.detections import Digit, FrameResult
 from reader.frames import to_bgr8
 from reader.numbers import group_numbers
 from reader.patches import make_patches
+from reader.segment import MAX_BLOB_WIDTH_PER_HEIGHT, NOT_A_DIGIT, digit_probabilities, read_boxes
 from reader.threshold import ink_mask
 from reader.tracking import DigitTracker
 
@@ -55,14 +57,14 @@ class Reader:
         if scale < 1.0:
             gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
         mask = ink_mask(gray, self.sensitivity)
-        boxes_xywh = find_digit_boxes(mask, self.max_candidates)
-        patches = make_patches(gray, mask, boxes_xywh)
-        probs = self.classifier.predict(patches)
+        boxes_xywh, patches, probs = self._read_boxes(gray, mask)
         labels = probs.argmax(axis=1)
+        is_digit, probs = digit_probabilities(probs)  # drops what the network calls not-a-digit
         confidences = probs.max(axis=1)
         frame_boxes = _to_frame_pixels(boxes_xywh, scale, frame.shape[:2])
         digits = [Digit(int(label), float(conf), box, row)
-                  for label, conf, box, row in zip(labels, confidences, frame_boxes, probs)]
+                  for label, conf, box, row, keep
+                  in zip(labels, confidences, frame_boxes, probs, is_digit) if keep]
         if self.tracker is not None:
             # The tracker sees every candidate: smoothing can lift a digit over the threshold.
             digits = self.tracker.update(digits)
@@ -71,6 +73,22 @@ class Reader:
         time_ms = (time.perf_counter() - started) * 1000.0
         return FrameResult(digits, numbers, time_ms, mask=mask, patches=patches,
                            patch_labels=labels)
+
+    def _read_boxes(self, gray: np.ndarray, mask: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Candidate boxes, their patches and class probabilities.
+
+        With a model that knows "not a digit", touching digits and broken pieces are cut and
+        merged by recognition (segment.py); a 10-class model reads the contour boxes as they
+        are (it would take the halves of a cut digit for 1s).
+        """
+        if self.classifier.num_classes > NOT_A_DIGIT:
+            boxes, pieces = find_digit_boxes(mask, self.max_candidates,
+                                             MAX_BLOB_WIDTH_PER_HEIGHT, with_pieces=True)
+            return read_boxes(gray, mask, boxes, self.classifier, pieces)
+        boxes = find_digit_boxes(mask, self.max_candidates)
+        patches = make_patches(gray, mask, boxes)
+        return boxes, patches, self.classifier.predict(patches)
 
 
 def _to_frame_pixels(boxes_xywh: np.ndarray, scale: float, frame_hw: tuple[int, int]

@@ -139,3 +139,100 @@ def test_tracking_reader_is_repeatable_from_a_reset(glyph_images):
     first = [reader.read(f).digits for f in frames]
     reader.reset()
     assert [reader.read(f).digits for f in frames] == first
+
+
+# ---------------------------------------------------------------- not a digit, segmentation
+
+
+class TallIsADigit:
+    """A stand-in 11-class network: a closed ring taller than wide is a '0'; anything else
+    (two rings side by side, half a ring) is not a digit."""
+
+    num_classes = 11
+
+    def __init__(self):
+        self.calls = 0
+
+    def predict(self, patches):
+        self.calls += 1
+        probs = np.zeros((len(patches), 11), np.float32)
+        for row, patch in zip(probs, patches):
+            ink = (patch > 0.2).astype(np.uint8)
+            ys, xs = np.nonzero(ink)
+            tall = ys.size and np.ptp(ys) + 1 >= 1.3 * (np.ptp(xs) + 1)
+            holes = cv2.findContours(ink, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)[1]
+            ring = holes is not None and (holes[0][:, 3] >= 0).sum() == 1
+            row[0 if tall and ring else 10] = 0.95
+            row[10 if tall and ring else 0] = 0.05
+        return probs
+
+
+def rings_page(rings):
+    """Dark rings (digit 0s) on paper at (centre x, centre y, half-width, half-height)."""
+    page = np.full((240, 320, 3), 230, np.uint8)
+    for cx, cy, ax, ay in rings:
+        cv2.ellipse(page, (cx, cy), (ax, ay), 0, 0, 360, (30, 30, 30), 4, cv2.LINE_AA)
+    return page
+
+
+def test_digit_probabilities_drop_not_a_digit_and_stay_over_digit_classes():
+    from reader.segment import digit_probabilities
+
+    probs = np.array([[0.6] + [0.0] * 9 + [0.4], [0.2] + [0.0] * 9 + [0.8]], np.float32)
+    keep, digits = digit_probabilities(probs)
+    assert keep.tolist() == [True, False]
+    assert digits.shape == (2, 10) and digits[0, 0] == pytest.approx(1.0)
+    ten = np.eye(10, dtype=np.float32)[:2]
+    keep, digits = digit_probabilities(ten)
+    assert keep.all() and digits is ten  # a 10-class model: read as before
+
+
+def test_what_the_network_calls_not_a_digit_is_not_reported(reader):
+    # A wide ring is "not a digit" to the stand-in; the tall ring beside it is a 0.
+    stand_in = Reader.__new__(Reader)
+    stand_in.__dict__.update(reader.__dict__, classifier=TallIsADigit(), tracker=None)
+    result = stand_in.read(rings_page([(80, 120, 14, 24), (220, 120, 40, 16)]))
+    assert [d.label for d in result.digits] == [0]
+    assert result.digits[0].box[0] < 120
+
+
+def test_touching_digits_are_cut_where_the_network_reads_two(reader):
+    stand_in = Reader.__new__(Reader)
+    classifier = TallIsADigit()
+    stand_in.__dict__.update(reader.__dict__, classifier=classifier, tracker=None)
+    # Three 0s whose rings touch: one blob, read as three digits.
+    result = stand_in.read(rings_page([(100, 120, 14, 26), (131, 120, 14, 26),
+                                       (162, 120, 14, 26)]))
+    assert [d.label for d in result.digits] == [0, 0, 0]
+    lefts = [d.box[0] for d in result.digits]
+    assert lefts == sorted(lefts) and lefts[-1] - lefts[0] > 50
+    assert [n.text for n in result.numbers] == ["000"]
+    assert classifier.calls == 2  # the boxes, then all the cuts in one call
+
+
+def test_pieces_of_one_digit_are_merged_when_the_network_reads_them_as_one(reader):
+    stand_in = Reader.__new__(Reader)
+    stand_in.__dict__.update(reader.__dict__, classifier=TallIsADigit(), tracker=None)
+    page = rings_page([(160, 120, 16, 34)])
+    page[118:122] = 230  # a pen skip breaks the ring into a top and a bottom half
+    result = stand_in.read(page)
+    assert len(result.digits) == 1 and result.digits[0].label == 0
+    assert result.digits[0].box[3] > 60  # the whole ring, both halves
+
+
+def test_a_clean_frame_costs_one_classifier_call(reader):
+    stand_in = Reader.__new__(Reader)
+    classifier = TallIsADigit()
+    stand_in.__dict__.update(reader.__dict__, classifier=classifier, tracker=None)
+    stand_in.read(rings_page([(60, 120, 14, 24), (110, 120, 14, 24), (160, 120, 14, 24)]))
+    assert classifier.calls == 1
+
+
+def test_a_detached_cap_too_small_to_be_a_digit_is_read_with_its_digit(reader):
+    stand_in = Reader.__new__(Reader)
+    stand_in.__dict__.update(reader.__dict__, classifier=TallIsADigit(), tracker=None)
+    page = rings_page([(160, 120, 16, 34)])
+    page[92:95] = 230  # the ring's top cap (rows ~84-91) comes off: a flat sliver of ink
+    result = stand_in.read(page)
+    assert len(result.digits) == 1 and result.digits[0].label == 0
+    assert result.digits[0].box[1] < 90  # the cap is in the digit's box

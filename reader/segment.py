@@ -1,0 +1,293 @@
+"""Segmentation by recognition: the network decides what is one digit, two, or none.
+
+The contour stage proposes boxes; some hold two touching digits, some only a piece of a digit
+(a faint pen breaks strokes). Geometry only proposes alternatives, the classifier chooses:
+
+* a box too wide for one digit is also read cut at the columns of least ink, as every run of
+  pieces between two cuts that could be one digit; the split the network is surest of (the
+  product of its pieces' digit scores, by dynamic programming over the cuts) replaces the box
+  when it beats the whole box's score;
+* two boxes lying close together are also read merged; the merged box replaces them when the
+  network is surer of it than of either piece;
+* a blob too small or flat to be a digit alone (a 5's detached bar) is read joined to the box
+  it lies next to, and the joined box replaces that box when the network is surer of it.
+
+Alternatives are proposed only for boxes the network doubts (digit score below `DOUBT_SCORE`,
+or called not-a-digit), and all of them are read in one second classifier call: a frame of
+clean digits costs one call, any frame at most two. With a model that has a "not a digit" output (index 10), a piece of a digit or two
+touching digits is what it learned to call not-a-digit, so both comparisons lean the right way;
+`digit_probabilities` then drops what the network calls not-a-digit.
+
+"Sure" is the digit score: the largest digit-class probability (not-a-digit excluded).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from reader.patches import make_patches
+
+NOT_A_DIGIT = 10
+# With segmentation by recognition, the contour stage passes blobs up to this much wider than
+# tall (a few touching digits) instead of dropping them.
+MAX_BLOB_WIDTH_PER_HEIGHT = 4.5
+# A box at least this much wider than tall may be touching digits (one digit seldom reaches
+# it; the network keeps a wide 0 or 2 whole).
+CUT_MIN_WIDTH_PER_HEIGHT = 0.8
+# Cuts are tried at the columns of least ink (local minima of the ink per column), at least
+# this share of the box's height from each other and from its ends...
+CUT_MIN_SPACING_SHARE = 0.2
+# ...and a piece between two cuts (or a cut and an end) may span up to this many of them,
+# and be at most this share of the height wide (one digit).
+CUT_MAX_SPAN = 3
+PIECE_MAX_WIDTH_PER_HEIGHT = 1.3
+CUTS_PER_HEIGHT = 2.5          # at most this many cuts per box height of width (+1)
+# Two boxes are a merge candidate when the paper between them is at most this share of the
+# taller one's height and they overlap in rows or columns; the merged box must still have a
+# digit's proportions (no wider than tall by this factor).
+MERGE_MAX_GAP_SHARE = 0.2
+MERGE_MAX_WIDTH_PER_HEIGHT = 1.2
+# Only boxes the network doubts get alternatives: its digit score below this, or not-a-digit.
+# Depends on the model (how sure it is of clean digits); retune when the model changes.
+DOUBT_SCORE = 0.8
+# At most this many extra patches per frame (a cluttered frame stays fast).
+MAX_PROPOSALS = 32
+
+
+def digit_scores(probs: np.ndarray) -> np.ndarray:
+    """How sure the network is that each patch is some digit: its largest digit probability."""
+    return probs[:, :NOT_A_DIGIT].max(axis=1) if len(probs) else np.zeros(0, np.float32)
+
+
+def digit_probabilities(probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(keep, digit_probs): which patches are digits, and their probabilities over 0-9.
+
+    A 10-output model keeps everything. With an 11th "not a digit" output, a patch is dropped
+    when that is its most likely class; the others' probabilities are renormalised over the
+    digit classes (the digit's confidence is over digits).
+    """
+    if probs.shape[1] <= NOT_A_DIGIT:
+        return np.ones(len(probs), bool), probs
+    keep = probs.argmax(axis=1) != NOT_A_DIGIT
+    digits = probs[:, :NOT_A_DIGIT]
+    digits = digits / np.maximum(digits.sum(axis=1, keepdims=True), 1e-12)
+    return keep, digits.astype(np.float32)
+
+
+def _ink_box(mask: np.ndarray, x0: int, y0: int, x1: int, y1: int) -> tuple | None:
+    """The box (x, y, w, h) of the ink of `mask` inside columns x0..x1-1, rows y0..y1-1."""
+    region = mask[y0:y1, x0:x1]
+    cols = np.flatnonzero(region.any(axis=0))
+    if cols.size == 0:
+        return None
+    rows = np.flatnonzero(region.any(axis=1))
+    return (x0 + int(cols[0]), y0 + int(rows[0]), int(cols[-1] - cols[0] + 1),
+            int(rows[-1] - rows[0] + 1))
+
+
+def _cut_columns(mask: np.ndarray, box: np.ndarray) -> list[int]:
+    """Columns (offsets in the box) where touching digits may meet: the local minima of the
+    ink per column, least ink first, spaced CUT_MIN_SPACING_SHARE of the height apart."""
+    x, y, w, h = (int(v) for v in box)
+    spacing = max(2, int(CUT_MIN_SPACING_SHARE * h))
+    if w < 2 * spacing + 1:
+        return []
+    ink = np.count_nonzero(mask[y:y + h, x:x + w], axis=0).astype(np.float64)
+    smooth = np.convolve(ink, np.ones(3) / 3, mode="same")
+    inner = np.arange(spacing, w - spacing)
+    minima = inner[(smooth[inner] <= smooth[inner - 1]) & (smooth[inner] <= smooth[inner + 1])]
+    limit = int(CUTS_PER_HEIGHT * w / h) + 1
+    chosen: list[int] = []
+    for column in minima[np.argsort(ink[minima], kind="stable")].tolist():
+        if all(abs(column - c) >= spacing for c in chosen):
+            chosen.append(column)
+            if len(chosen) == limit:
+                break
+    return sorted(chosen)
+
+
+def _merge_pairs(boxes: np.ndarray) -> list[tuple[int, int]]:
+    """Pairs (i, j) of boxes close enough to be pieces of one digit; each box's nearest one."""
+    if len(boxes) < 2:
+        return []
+    x, y, w, h = (boxes[:, k].astype(np.float64) for k in range(4))
+    gap_x = np.maximum(x[:, None], x[None, :]) - np.minimum((x + w)[:, None], (x + w)[None, :])
+    gap_y = np.maximum(y[:, None], y[None, :]) - np.minimum((y + h)[:, None], (y + h)[None, :])
+    taller = np.maximum(h[:, None], h[None, :])
+    # Overlapping in one direction, a small gap in the other.
+    gap = np.where(gap_x < 0, gap_y, np.where(gap_y < 0, gap_x, np.inf))
+    merged_w = np.maximum((x + w)[:, None], (x + w)[None, :]) - np.minimum(x[:, None], x[None, :])
+    merged_h = np.maximum((y + h)[:, None], (y + h)[None, :]) - np.minimum(y[:, None], y[None, :])
+    close = ((gap <= MERGE_MAX_GAP_SHARE * taller)
+             & (merged_w <= MERGE_MAX_WIDTH_PER_HEIGHT * merged_h))
+    np.fill_diagonal(close, False)
+    gap = np.where(close, gap, np.inf)
+    nearest = gap.argmin(axis=1)
+    pairs = {(min(i, int(j)), max(i, int(j))) for i, j in enumerate(nearest)
+             if np.isfinite(gap[i, j])}
+    return sorted(pairs)
+
+
+def _piece_hosts(boxes: np.ndarray, pieces: np.ndarray) -> list[tuple[int, int]]:
+    """Pairs (box index, piece index): each piece with the nearest box it could belong to
+    (close, overlapping in rows or columns, together no wider than a digit), not inside it."""
+    if len(boxes) == 0 or len(pieces) == 0:
+        return []
+    bx, by, bw, bh = (boxes[:, k][None, :].astype(np.float64) for k in range(4))
+    px, py, pw, ph = (pieces[:, k][:, None].astype(np.float64) for k in range(4))
+    gap_x = np.maximum(px, bx) - np.minimum(px + pw, bx + bw)
+    gap_y = np.maximum(py, by) - np.minimum(py + ph, by + bh)
+    gap = np.where(gap_x < 0, np.maximum(gap_y, 0), np.where(gap_y < 0, gap_x, np.inf))
+    merged_w = np.maximum(px + pw, bx + bw) - np.minimum(px, bx)
+    merged_h = np.maximum(py + ph, by + bh) - np.minimum(py, by)
+    inside = (px >= bx) & (py >= by) & (px + pw <= bx + bw) & (py + ph <= by + bh)
+    close = ((gap <= MERGE_MAX_GAP_SHARE * bh) & ~inside
+             & (merged_w <= MERGE_MAX_WIDTH_PER_HEIGHT * merged_h))
+    gap = np.where(close, gap, np.inf)
+    nearest = gap.argmin(axis=1)
+    return [(int(nearest[k]), k) for k in range(len(pieces)) if np.isfinite(gap[k, nearest[k]])]
+
+
+def read_boxes(gray: np.ndarray, mask: np.ndarray, boxes: np.ndarray, classifier,
+               pieces: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Boxes, patches and class probabilities after segmentation by recognition.
+
+    `boxes` (N, 4) from the contour stage; `pieces` (K, 4) blobs too small or flat to be a
+    digit alone, read only joined to the box they lie next to. Returns the final boxes (M, 4) int32, their patches
+    (M, 28, 28) and probabilities (M, classes). One classifier call reads the boxes; a second
+    one, only when the network doubts some box, reads the cuts and merges proposed for it.
+    """
+    boxes = np.asarray(boxes, np.int32).reshape(-1, 4)
+    pieces_in = np.zeros((0, 4), np.int32) if pieces is None else np.asarray(pieces, np.int32)
+    count = len(boxes)
+    patches = make_patches(gray, mask, boxes)
+    probs = classifier.predict(patches)
+    if count == 0:
+        return boxes, patches, probs
+    whole = digit_scores(probs)
+    doubtful = (whole < DOUBT_SCORE) | (probs.argmax(axis=1) == NOT_A_DIGIT)
+    # A piece next to a box is read joined to it (a 5 and its detached bar).
+    joins = _piece_hosts(boxes, pieces_in)
+    close_pairs = _merge_pairs(boxes)
+    stacked = [_stacked(boxes[i], boxes[j]) for i, j in close_pairs]
+    if not doubtful.any() and not joins and not any(stacked):
+        return boxes, patches, probs
+
+    # Cut proposals: per doubtful wide box, cut columns, and the segments between them; each
+    # segment's patch is made with its bounding cut columns cleared in the mask, so the
+    # touching blob falls apart there. A piece: (box index, first cut, last cut, ink box).
+    segments: list[tuple[int, int, int, tuple]] = []
+    cut_patches = []
+    wide = np.flatnonzero(doubtful & (boxes[:, 2] >= CUT_MIN_WIDTH_PER_HEIGHT * boxes[:, 3]))
+    ends_of: dict[int, list[int]] = {}
+    for i in wide.tolist():
+        x, y, w, h = (int(v) for v in boxes[i])
+        ends = [-1, *_cut_columns(mask, boxes[i]), w]   # -1, w: the box's own ends
+        if len(ends) == 2:
+            continue
+        ends_of[i] = ends
+        for a in range(len(ends) - 1):
+            for b in range(a + 1, min(a + CUT_MAX_SPAN, len(ends) - 1) + 1):
+                if (a, b) == (0, len(ends) - 1):
+                    continue   # the whole box, read already
+                piece = _ink_box(mask, x + ends[a] + 1, y, x + ends[b], y + h)
+                if piece is None or piece[2] > PIECE_MAX_WIDTH_PER_HEIGHT * h:
+                    continue
+                cleared = [x + ends[k] for k in (a, b) if 0 <= ends[k] < w]
+                saved = [mask[y:y + h, c].copy() for c in cleared]
+                for c in cleared:
+                    mask[y:y + h, c] = 0
+                try:
+                    cut_patches.append(make_patches(gray, mask, np.array([piece])))
+                finally:
+                    for c, column in zip(cleared, saved):
+                        mask[y:y + h, c] = column
+                segments.append((i, a, b, piece))
+        if len(segments) >= MAX_PROPOSALS:
+            break
+    # Side by side, only doubtful boxes may be pieces (close digits of a number are common);
+    # stacked boxes this close are rare and are always weighed (a 6's loop and its stem).
+    pairs = [(i, j) for (i, j), above in zip(close_pairs, stacked)
+             if doubtful[i] or doubtful[j] or above]
+    pairs = pairs[:max(0, MAX_PROPOSALS - len(segments))]
+    joins = joins[:max(0, MAX_PROPOSALS - len(segments) - len(pairs))]
+    if not segments and not pairs and not joins:
+        return boxes, patches, probs
+    # A join is a merge of a box with a piece that is not read alone (its score: 0).
+    merged_boxes = np.array([_union(boxes[i], boxes[j]) for i, j in pairs]
+                            + [_union(boxes[i], pieces_in[k]) for i, k in joins],
+                            np.int32).reshape(-1, 4)
+    merges = [*pairs, *((i, None) for i, _ in joins)]   # (box, other box or None: a piece)
+    proposed = [make_patches(gray, mask, merged_boxes), *cut_patches]
+    patches = np.concatenate([patches, *proposed])
+    probs = np.concatenate([probs, classifier.predict(np.concatenate(proposed))])
+
+    scores = digit_scores(probs)
+    merged_scores = scores[count:count + len(merges)]
+    piece_scores = scores[count + len(merges):]
+    # Cuts: per wide box, the split into segments the network is surest of as a whole (the
+    # product of the pieces' scores, the whole box being one choice), by dynamic programming.
+    splits: dict[int, list[int]] = {}   # box index -> its chosen pieces' proposal indices
+    for i, ends in ends_of.items():
+        n = len(ends) - 1
+        best = np.full(n + 1, -np.inf)
+        best[0] = 0.0
+        back: list[tuple[int, int] | None] = [None] * (n + 1)
+        for k, (box_index, a, b, _) in enumerate(segments):
+            if box_index != i:
+                continue
+            # Proposals come ordered by a: best[a] is final when segments from a are weighed.
+            gain = best[a] + np.log(max(float(piece_scores[k]), 1e-9))
+            if gain > best[b]:
+                best[b], back[b] = gain, (a, k)
+        if best[n] > np.log(max(float(whole[i]), 1e-9)):
+            chosen, b = [], n
+            while b > 0:
+                a, k = back[b]
+                chosen.append(k)
+                b = a
+            splits[i] = chosen[::-1]
+    # Merges: surer of the merged box than of either piece (a piece alone scores 0); each
+    # box merges once, best margin first, and a box that was cut does not merge.
+    taken = np.zeros(count, bool)
+    taken[list(splits)] = True
+    chosen_merges = []
+    margins = [merged_scores[k] - (whole[i] if j is None else max(whole[i], whole[j]))
+               for k, (i, j) in enumerate(merges)]
+    for k in np.argsort(margins, kind="stable")[::-1].tolist():
+        i, j = merges[k]
+        if margins[k] <= 0:
+            break
+        if not (taken[i] or (j is not None and taken[j])):
+            taken[i] = True
+            if j is not None:
+                taken[j] = True
+            chosen_merges.append(k)
+
+    out_boxes, out_rows = [], []
+    for i in range(count):
+        if i in splits:
+            for k in splits[i]:
+                out_boxes.append(segments[k][3])
+                out_rows.append(count + len(merges) + k)
+        elif not taken[i]:
+            out_boxes.append(tuple(boxes[i]))
+            out_rows.append(i)
+    for k in chosen_merges:
+        out_boxes.append(tuple(merged_boxes[k]))
+        out_rows.append(count + k)
+    rows = np.array(out_rows, np.int64)
+    final = np.array(out_boxes, np.int32).reshape(-1, 4)
+    order = np.argsort(final[:, 0], kind="stable")
+    return final[order], patches[rows[order]], probs[rows[order]]
+
+
+def _stacked(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two boxes share columns (one above the other)."""
+    return bool(min(a[0] + a[2], b[0] + b[2]) > max(a[0], b[0]))
+
+
+def _union(a: np.ndarray, b: np.ndarray) -> tuple[int, int, int, int]:
+    x0, y0 = min(a[0], b[0]), min(a[1], b[1])
+    x1, y1 = max(a[0] + a[2], b[0] + b[2]), max(a[1] + a[3], b[1] + b[3])
+    return int(x0), int(y0), int(x1 - x0), int(y1 - y0)
