@@ -18,6 +18,7 @@ from reader.scenes.layout import BlockSpec, PlacedDigit, PlacedNumber, lay_out_b
 from reader.scenes.still import SceneOptions, make_still
 from reader.scenes.truth import InkTracker
 from reader.scenes.video import VideoOptions, make_demo_clip, make_video
+from reader.training.mnist import load_mnist
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "make_scenes.py"
 CLEAN = SceneOptions(ruled=False, noise=False, blur=False, jpeg=False, lighting=False)
@@ -363,7 +364,9 @@ def test_script_takes_families_in_turn_and_refuses_unknown_ones(tmp_path, capsys
 def test_train_glyphs_are_another_split(glyphs):
     from reader.scenes.glyphs import mnist_glyphs
 
-    train = mnist_glyphs("train")
-    assert len(train.images) == 60000 and len(glyphs.images) == 10000
+    train = mnist_glyphs("train", MNIST_SAMPLE)
+    sample = load_mnist(MNIST_SAMPLE)
+    assert np.array_equal(train.images, sample.x_train)
+    assert np.array_equal(glyphs.images, sample.x_test)
     with pytest.raises(ValueError):
         mnist_glyphs("valid")
