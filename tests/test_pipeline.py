@@ -1,7 +1,5 @@
 """The Reader on hard frames: it never raises, keeps boxes inside the frame, and is repeatable."""
 
-import time
-
 import cv2
 import numpy as np
 import pytest
@@ -89,24 +87,17 @@ def glyph_images():
     return load_mnist().x_test[:200]
 
 
-def test_thousands_of_specks_stay_within_three_times_the_normal_frame(reader, glyph_images):
-    normal = paper_with_digits(glyph_images[:10], [(30 + 60 * i, 200, 48) for i in range(10)])
-    specks = normal.copy()
+def test_thousands_of_specks_are_capped_at_max_candidates(reader, glyph_images):
+    # The work per frame is bounded by the candidate cap, not by how many specks a frame holds
+    # (speed itself is measured by scripts/bench.py, not asserted here).
+    page = paper_with_digits(glyph_images[:10], [(30 + 60 * i, 200, 48) for i in range(10)])
     rng = np.random.default_rng(1)
     ys, xs = rng.integers(0, 480, 4000), rng.integers(0, 640, 4000)
     for y, x in zip(ys, xs):
-        cv2.circle(specks, (int(x), int(y)), 1, 30, -1)
-
-    def median_ms(frame):
-        times = []
-        for _ in range(7):
-            started = time.perf_counter()
-            reader.read(frame)
-            times.append(time.perf_counter() - started)
-        return np.median(times) * 1000
-
-    median_ms(normal)  # warm up
-    assert median_ms(specks) <= 3 * median_ms(normal)
+        cv2.circle(page, (int(x), int(y)), 1, 30, -1)
+    capped = Reader(max_candidates=16).read(page)
+    assert capped.patches is not None and len(capped.patches) <= 16
+    assert len(reader.read(page).patches) <= reader.max_candidates
 
 
 @settings(max_examples=25, deadline=None,
@@ -143,3 +134,14 @@ def test_tracking_reader_is_repeatable_from_a_reset(glyph_images):
     first = [reader.read(f).digits for f in frames]
     reader.reset()
     assert [reader.read(f).digits for f in frames] == first
+
+
+def test_read_times_each_stage_and_the_stages_add_up_to_the_frame(reader, glyph_images):
+    frame = paper_with_digits(glyph_images[:6], [(40 + 90 * i, 200, 60) for i in range(6)])
+    result = reader.read(frame)
+    assert list(result.stage_ms) == ["gray", "threshold", "contours", "patches", "classify",
+                                     "tracking", "numbers"]
+    assert all(ms >= 0 for ms in result.stage_ms.values())
+    # The stages run back to back: together they are the whole read, nothing untimed between.
+    assert sum(result.stage_ms.values()) == pytest.approx(result.time_ms, rel=1e-6)
+    assert reader.read(frame).stage_ms is not result.stage_ms  # each frame its own times
