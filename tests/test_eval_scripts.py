@@ -1,6 +1,7 @@
 """The comparison readers behave as documented, and evaluate.py / bench.py run end to end."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -9,6 +10,7 @@ import numpy as np
 import pytest
 
 from reader.eval.baseline import boxes_usual, patch_usual, threshold_usual
+from reader.eval.rapidocr import lines_to_result
 from reader.eval.tesseract import parse_tsv, tesseract_path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -58,9 +60,12 @@ def test_usual_approach_fills_the_whole_patch_without_a_margin():
     assert rows[0] == 0 and rows[-1] == 27
 
 
-def run_script(args: list[str], timeout_s: float = 120) -> subprocess.CompletedProcess:
+def run_script(args: list[str], timeout_s: float = 180) -> subprocess.CompletedProcess:
+    # The scripts import this checkout's `reader`, not whichever one is installed.
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])))
     return subprocess.run([sys.executable, *args], cwd=REPO_ROOT, capture_output=True, text=True,
-                          timeout=timeout_s, check=False)
+                          timeout=timeout_s, check=False, env=env)
 
 
 @needs_model
@@ -99,19 +104,37 @@ def test_evaluate_runs_end_to_end_on_a_tiny_set(tmp_path):
 
 
 @needs_model
-def test_bench_runs_end_to_end_with_few_repeats(tmp_path):
+def test_bench_reports_the_stages_reader_read_times_and_the_reader_side_by_side(tmp_path):
     json_path = tmp_path / "bench.json"
-    run = run_script(["scripts/bench.py", "--repeats", "3", "--no-baseline", "--model", str(MODEL),
-                      "--json", str(json_path)])
+    run = run_script(["scripts/bench.py", "--repeats", "2", "--compare-repeats", "1",
+                      "--readers", "reader", "--model", str(MODEL), "--json", str(json_path)])
     assert run.returncode == 0, run.stderr[-2000:]
     report = json.loads(json_path.read_text())
-    assert {"command", "machine", "stages", "startup", "batch_inference"} <= set(report)
     configs = {(row["width"], row["height"], row["digits"]) for row in report["stages"]}
     assert configs == {(w, h, n) for (w, h) in ((640, 480), (1280, 720)) for n in (0, 10, 50)}
     for row in report["stages"]:
-        assert row["fps"] > 0
-        assert {"decode", "threshold", "contours", "patches", "inference", "grouping_tracking",
-                "overlay"} <= set(row["median_ms"])
-    assert report["startup"]["first_frame_s"] > 0 and report["startup"]["peak_rss_mb"] > 0
-    assert report["batch_inference"]["patches"] == 10
-    assert report["baseline"]["skipped"]
+        # The stages are the ones Reader.read records, between decoding and the overlay.
+        stages = list(row["median_ms"])
+        assert stages[0] == "decode" and stages[-3:] == ["Reader.read", "overlay", "total"]
+        assert {"threshold", "contours", "patches", "classify"} <= set(stages)
+    clean = {(row["width"], row["height"], row["digits"]): row["found_digits"]
+             for row in report["stages"]}
+    assert clean[(640, 480, 0)] == 0 and clean[(640, 480, 10)] == 10
+    assert report["startup"]["peak_rss_mb"] > 0
+    reader = report["compare"]["reader"]
+    assert set(reader["frames"]) == {"640x480x10", "640x480x50", "1280x720x10", "1280x720x50"}
+    assert reader["frames"]["640x480x10"]["digits_found"] == 10
+    assert reader["startup_s"] > 0 and reader["peak_rss_mb"] > 0
+    markdown = run.stdout
+    assert "digit-reader" in markdown and "peak memory, MB" in markdown
+
+
+def test_rapidocr_lines_become_numbers_split_at_spaces_with_even_digit_boxes():
+    lines = [[[[100, 50], [200, 50], [200, 80], [100, 80]], "12 a3", 0.9],
+             [[[0, 0], [10, 0], [10, 10], [0, 10]], "ab", 0.5]]
+    result = lines_to_result(lines)
+    assert [n["text"] for n in result["numbers"]] == ["12", "3"]
+    assert result["numbers"][0]["box"] == [100, 50, 50, 30]  # 2 of 4 kept characters
+    assert [d["label"] for d in result["digits"]] == [1, 2, 3]
+    assert [d["box"][0] for d in result["digits"]] == [100, 125, 175]
+    assert lines_to_result(None) == {"digits": [], "numbers": []}
