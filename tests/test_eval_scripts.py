@@ -213,3 +213,16 @@ def test_rapidocr_lines_become_numbers_split_at_spaces_with_even_digit_boxes():
     assert [d["label"] for d in result["digits"]] == [1, 2, 3]
     assert [d["box"][0] for d in result["digits"]] == [100, 125, 175]
     assert lines_to_result(None) == {"digits": [], "numbers": []}
+
+
+def test_evaluation_generates_the_files_make_scenes_writes_for_a_seed(tmp_path):
+    run = run_script(["scripts/make_scenes.py", "--out", str(tmp_path / "script"), "--images",
+                      "1", "--videos", "1", "--seed", "5", "--frames-min", "2", "--frames-max",
+                      "2"])
+    assert run.returncode == 0, run.stderr[-2000:]
+    generate_scenes(tmp_path / "package", images=1, videos=1, seed=5, video_frames=2)
+    written = sorted(p.name for p in (tmp_path / "script").iterdir())
+    assert written == sorted(p.name for p in (tmp_path / "package").iterdir())
+    for name in written:
+        assert (tmp_path / "script" / name).read_bytes() == (tmp_path / "package" / name
+                                                             ).read_bytes(), name

@@ -16,7 +16,7 @@ MNIST_INK_BOX = 20 / 28        # MNIST digits fill the central 20x20 of 28x28
 GLYPH_COUNT = 200
 
 
-def test_glyphs(count: int = GLYPH_COUNT) -> np.ndarray:
+def mnist_test_digits(count: int = GLYPH_COUNT) -> np.ndarray:
     """MNIST test digits (never training data), shuffled with a fixed seed: (count, 28, 28)."""
     from reader.training.mnist import load_mnist
 
@@ -68,7 +68,7 @@ def draw_page(width: int, height: int, n_digits: int, glyphs: np.ndarray,
 def bench_frames(sizes: tuple[tuple[int, int], ...], digit_counts: tuple[int, ...],
                  seed: int = 0) -> dict[tuple[int, int, int], np.ndarray]:
     """{(width, height, digits): BGR page} for every size and digit count, in that order."""
-    glyphs = test_glyphs()
+    glyphs = mnist_test_digits()
     rng = np.random.default_rng(seed)
     return {(width, height, count): draw_page(width, height, count, glyphs, rng)
             for width, height in sizes for count in digit_counts}
