@@ -48,6 +48,9 @@ class FrameResult:
     mask: np.ndarray | None = field(default=None, repr=False)     # binary ink mask, uint8
     patches: np.ndarray | None = field(default=None, repr=False)  # (N, 28, 28) float32 in [0, 1]
     patch_labels: np.ndarray | None = field(default=None, repr=False)  # (N,) raw predictions
+    # Milliseconds per pipeline stage, in order ("threshold", "contours", ...); they add up to
+    # `time_ms`. Not part of the `--json` contract.
+    stage_ms: dict[str, float] = field(default_factory=dict, repr=False)
 
     def to_json(self, source: str, frame_index: int) -> dict:
         """The `--json` contract: one object per frame."""

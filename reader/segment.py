@@ -149,19 +149,25 @@ def _piece_hosts(boxes: np.ndarray, pieces: np.ndarray) -> list[tuple[int, int]]
 
 
 def read_boxes(gray: np.ndarray, mask: np.ndarray, boxes: np.ndarray, classifier,
-               pieces: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+               pieces: np.ndarray | None = None, clock=None
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Boxes, patches and class probabilities after segmentation by recognition.
 
     `boxes` (N, 4) from the contour stage; `pieces` (K, 4) blobs too small or flat to be a
-    digit alone, read only joined to the box they lie next to. Returns the final boxes (M, 4) int32, their patches
-    (M, 28, 28) and probabilities (M, classes). One classifier call reads the boxes; a second
+    digit alone, read only joined to the box they lie next to. Returns the final boxes (M, 4)
+    int32, their patches (M, 28, 28) and probabilities (M, classes). One classifier call reads the boxes; a second
     one, only when the network doubts some box, reads the cuts and merges proposed for it.
+    `clock` (the pipeline's StageClock), when given, laps "patches" and "classify" here.
     """
     boxes = np.asarray(boxes, np.int32).reshape(-1, 4)
     pieces_in = np.zeros((0, 4), np.int32) if pieces is None else np.asarray(pieces, np.int32)
     count = len(boxes)
     patches = make_patches(gray, mask, boxes)
+    if clock is not None:
+        clock.lap("patches")
     probs = classifier.predict(patches)
+    if clock is not None:
+        clock.lap("classify")
     if count == 0:
         return boxes, patches, probs
     whole = digit_scores(probs)

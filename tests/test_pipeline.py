@@ -1,6 +1,5 @@
 """The Reader on hard frames: it never raises, keeps boxes inside the frame, and is repeatable."""
 
-
 import cv2
 import numpy as np
 import pytest
@@ -105,6 +104,19 @@ def test_thousands_of_specks_neither_hide_the_digits_nor_flood_the_classifier(re
     assert len(result.patches) <= len(placements) + 10, f"{len(result.patches)} candidates"
 
 
+def test_thousands_of_specks_are_capped_at_max_candidates(reader, glyph_images):
+    # The work per frame is bounded by the candidate cap, not by how many specks a frame holds
+    # (speed itself is measured by scripts/bench.py, not asserted here).
+    page = paper_with_digits(glyph_images[:10], [(30 + 60 * i, 200, 48) for i in range(10)])
+    rng = np.random.default_rng(1)
+    ys, xs = rng.integers(0, 480, 4000), rng.integers(0, 640, 4000)
+    for y, x in zip(ys, xs):
+        cv2.circle(page, (int(x), int(y)), 1, 30, -1)
+    assert len(reader.read(page).patches) > 8  # more candidates than the cap below
+    capped = Reader(max_candidates=8).read(page)
+    assert capped.patches is not None and len(capped.patches) <= 8
+
+
 @settings(max_examples=25, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(height=st.integers(1, 260), width=st.integers(1, 260),
@@ -139,6 +151,17 @@ def test_tracking_reader_is_repeatable_from_a_reset(glyph_images):
     first = [reader.read(f).digits for f in frames]
     reader.reset()
     assert [reader.read(f).digits for f in frames] == first
+
+
+def test_read_times_each_stage_and_the_stages_add_up_to_the_frame(reader, glyph_images):
+    frame = paper_with_digits(glyph_images[:6], [(40 + 90 * i, 200, 60) for i in range(6)])
+    result = reader.read(frame)
+    assert list(result.stage_ms) == ["gray", "threshold", "contours", "patches", "classify",
+                                     "segment", "tracking", "numbers"]
+    assert all(ms >= 0 for ms in result.stage_ms.values())
+    # The stages run back to back: together they are the whole read, nothing untimed between.
+    assert sum(result.stage_ms.values()) == pytest.approx(result.time_ms, rel=1e-6)
+    assert reader.read(frame).stage_ms is not result.stage_ms  # each frame its own times
 
 
 # ---------------------------------------------------------------- not a digit, segmentation

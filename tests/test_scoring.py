@@ -39,10 +39,10 @@ def test_exact_match_scores_full_marks():
     number_a, digits_a = predicted("307", 100, 100)
     number_b, digits_b = predicted("42", 300, 200)
     score = score_frame(truth, [number_a, number_b], digits_a + digits_b)
-    assert score == FrameScore(numbers_total=2, numbers_exact=2, chars_total=5, char_errors=0,
-                               spurious_digits=0)
+    assert score == FrameScore(numbers_total=2, numbers_exact=2, numbers_whole=2, chars_total=5,
+                               char_errors=0, spurious_digits=0)
     result = aggregate([score])
-    assert result.numbers_exact_pct == 100.0
+    assert result.numbers_exact_pct == 100.0 and result.numbers_whole_pct == 100.0
     assert result.digit_accuracy_pct == 100.0
     assert result.spurious_per_frame == 0.0
 
@@ -55,13 +55,17 @@ def test_one_wrong_digit_costs_one_over_length():
     assert result.digit_accuracy_pct == pytest.approx(75.0)  # CER 1/4
 
 
-def test_number_split_in_two_that_joins_to_the_truth_is_exact():
-    truth = [truth_number("3071", 100, 100)]
+def test_number_split_in_two_that_joins_to_the_truth_is_exact_but_not_whole():
+    truth = [truth_number("3071", 100, 100), truth_number("58", 300, 100)]
     right, right_digits = predicted("71", 140, 100)  # listed first: joining must sort by x
     left, left_digits = predicted("30", 100, 100)
-    score = score_frame(truth, [right, left], right_digits + left_digits)
-    assert score.numbers_exact == 1
+    other, other_digits = predicted("58", 300, 100)
+    score = score_frame(truth, [right, left, other], right_digits + left_digits + other_digits)
+    assert score.numbers_exact == 2
+    assert score.numbers_whole == 1  # "3071" came out as two numbers, "58" as one
     assert score.char_errors == 0
+    result = aggregate([score])
+    assert (result.numbers_exact_pct, result.numbers_whole_pct) == (100.0, 50.0)
 
 
 def test_number_split_wrongly_loses_the_part_outside():
@@ -98,8 +102,8 @@ def test_digits_in_an_ignore_box_are_not_spurious():
 def test_empty_prediction_reads_nothing():
     truth = [truth_number("307", 100, 100), truth_number("9", 300, 100)]
     score = score_frame(truth, [], [])
-    assert score == FrameScore(numbers_total=2, numbers_exact=0, chars_total=4, char_errors=4,
-                               spurious_digits=0)
+    assert score == FrameScore(numbers_total=2, numbers_exact=0, numbers_whole=0, chars_total=4,
+                               char_errors=4, spurious_digits=0)
     assert aggregate([score]).digit_accuracy_pct == 0.0
 
 
@@ -117,8 +121,9 @@ def test_photo_lines_and_leading_zero():
                predicted("52306", 10, 10)[0]]
     assert lines_in_reading_order(numbers) == ["52306", "075512"]
     score = score_photo("52306/075512", numbers)
-    assert score == FrameScore(numbers_total=2, numbers_exact=2, chars_total=11, char_errors=0,
-                               spurious_digits=None)
+    # Line 2 is exact, but as two numbers ("0755" and "12"): one of two lines read whole.
+    assert score == FrameScore(numbers_total=2, numbers_exact=2, numbers_whole=1, chars_total=11,
+                               char_errors=0, spurious_digits=None)
 
 
 def test_photo_dropped_leading_zero_costs_one_digit_and_the_line():
