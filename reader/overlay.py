@@ -37,6 +37,7 @@ HUD_TEXT_SCALE, HUD_TEXT_PX = 0.55, 1
 TEXT_PAD_PX = 3
 LABEL_GAP_PX = 2
 HELP_PANEL_DARKNESS = 0.25  # share of the frame left visible behind the help panel
+HELP_PANEL_LIFT = 40  # gray added, so the panel shows on a black view (the debug view) too
 
 CAPTIONS = ("unsure", "all", "none")  # which digits get a "label confidence%" caption
 
@@ -166,7 +167,9 @@ def draw_help(frame_bgr: np.ndarray, lines: Sequence[str]) -> None:
     panel = frame_bgr[top:top + step_px * len(rows) + 2 * pad, left:left + width_px]
     if panel.size:
         # Darken only the panel (not the whole frame) in one vectorized pass.
-        panel[:] = cv2.convertScaleAbs(panel, alpha=HELP_PANEL_DARKNESS)
+        panel[:] = cv2.convertScaleAbs(panel, alpha=HELP_PANEL_DARKNESS, beta=HELP_PANEL_LIFT)
+        cv2.rectangle(panel, (0, 0), (panel.shape[1] - 1, panel.shape[0] - 1),
+                      _ink(frame_bgr, (128, 128, 128)), style.px(1))
     white = _ink(frame_bgr, WHITE)
     for index, row in enumerate(rows):
         baseline_y = top + 2 * pad + line_height + index * step_px
