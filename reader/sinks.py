@@ -106,9 +106,10 @@ def check_image_suffix(path: str | os.PathLike) -> None:
 def check_video_suffix(path: str | os.PathLike) -> None:
     """UserError unless VideoSink can write a video with this file name's extension."""
     path = Path(path)
+    if not path.suffix:
+        raise UserError(f"{path}: no file extension; name the video .mp4 or .avi")
     if path.suffix.lower() not in VIDEO_FOURCC_BY_SUFFIX:
-        raise UserError(f"{path}: cannot write {path.suffix or 'files without an extension'}"
-                        " video; use .mp4 or .avi")
+        raise UserError(f"{path}: cannot write {path.suffix} video; use .mp4 or .avi")
 
 
 @contextlib.contextmanager

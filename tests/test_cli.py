@@ -97,7 +97,8 @@ def test_headless_run_prints_one_line_per_row_and_a_summary(scene_photos, tmp_pa
     for path, reading in zip(paths, readings):
         lines = [line for line in proc.stdout.splitlines() if line.startswith(path.name + ":")]
         printed = [line.split(":", 1)[1].split() for line in lines]
-        assert sorted(sum(printed, [])) == sorted(n["text"] for n in reading["numbers"])
+        read = sorted(n["text"] for n in reading["numbers"])
+        assert sorted(t for row in printed for t in row) == read
         # One line per row of numbers, top to bottom, each row left to right.
         box = {n["text"]: n["box"] for n in reading["numbers"]}
         centres_y = [[box[t][1] + box[t][3] / 2 for t in row] for row in printed]

@@ -207,3 +207,30 @@ def test_numbers_without_digits_in_result_are_still_labelled():
     frame = np.zeros((H, W, 3), np.uint8)
     draw_overlay(frame, result)
     assert frame[70:99, 100:150].any() and not frame[100:, :].any()
+
+
+def test_debug_view_shows_stage_times_when_the_result_has_them():
+    from dataclasses import dataclass, field
+
+    @dataclass(slots=True)
+    class TimedResult(FrameResult):
+        stage_ms: dict = field(default_factory=dict)
+
+    plain = result_with([], patches=np.ones((3, 28, 28), np.float32))
+    timed = TimedResult(plain.digits, plain.numbers, 1.0, patches=plain.patches,
+                        stage_ms={"threshold": 1.2, "contours": 0.4, "classify": 0.9})
+    frame = np.zeros((480, 640, 3), np.uint8)
+    without, with_times = debug_view(frame, plain), debug_view(frame, timed)
+    differ_rows = np.flatnonzero((without != with_times).any(axis=(1, 2)))
+    patch_rows = np.flatnonzero((without == 255).any(axis=(1, 2)))
+    assert len(differ_rows) and differ_rows.max() < patch_rows.min()  # text above the patches
+
+
+def test_window_help_names_every_key():
+    from reader.window import HELP_LINES, KEY_ACTIONS
+
+    help_text = "\n".join(HELP_LINES)
+    names = {" ": "space", 27: "Esc", ord("="): "+", ord("."): ". (dot)"}
+    for key in KEY_ACTIONS:
+        shown = names.get(key, chr(key) if isinstance(key, int) and key != 27 else key)
+        assert shown in help_text, f"key {shown!r} is not in the help"

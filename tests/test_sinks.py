@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from reader import sinks
-from reader.errors import UserError
 from reader.detections import Number
+from reader.errors import UserError
 from reader.sinks import (
     CsvSink,
     ImageFolderSink,
