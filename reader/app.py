@@ -187,21 +187,22 @@ class _Session:
         self.texts_seen.update(n.text for n in result.numbers)
         if self.progress is not None:
             self.progress.update(frame.index + 1)
-        if self.json_sink is not None:
-            self.json_sink.write(result.to_json(frame.name, frame.index))
-        elif self.window is None:  # headless and no JSON: say what is read when it changes
-            self._print_rows(frame, result)
+        # Files first, stdout last: when a pipe reader quits (`| head`), the frames whose text
+        # went out are already in --output and --csv.
         if self.csv_sink is not None:
             self.csv_sink.write(frame.name, frame.index, result.numbers)
-        if self.window is None and self.write_output is None:
-            return
         if self.window is not None:
             if self.raw is None or self.raw.shape != frame.image.shape:
                 self.raw = np.empty_like(frame.image)
             np.copyto(self.raw, frame.image)
-        draw_overlay(frame.image, result, captions=self.controls.captions)
+        if self.window is not None or self.write_output is not None:
+            draw_overlay(frame.image, result, captions=self.controls.captions)
         if self.write_output is not None:
             self.write_output(frame.image, frame.name)
+        if self.json_sink is not None:
+            self.json_sink.write(result.to_json(frame.name, frame.index))
+        elif self.window is None:  # headless and no JSON: say what is read when it changes
+            self._print_rows(frame, result)
         if self.window is not None:
             self.frame, self.result, self.annotated = frame, result, frame.image
             self._interact()
