@@ -206,7 +206,8 @@ def readme_screenshots(out_dir: Path = ASSETS, large_photo: Path | None = None,
         try:
             wait_for_title(display, Path(large_photo).name, timeout_s=60)
             time.sleep(1.5)
-            shots["screenshot-large-photo.png"] = grab_window(display)
+            # JPEG: the photo's paper grain makes a PNG of this size weigh over a megabyte.
+            shots["screenshot-large-photo.jpg"] = grab_window(display)
             press(display, "q")
             reader.wait(timeout=20)
         finally:
@@ -215,6 +216,7 @@ def readme_screenshots(out_dir: Path = ASSETS, large_photo: Path | None = None,
     written = []
     for name, image in shots.items():
         path = Path(out_dir) / name
-        cv2.imwrite(str(path), image)
+        options = [cv2.IMWRITE_JPEG_QUALITY, 90] if path.suffix == ".jpg" else []
+        cv2.imwrite(str(path), image, options)
         written.append(path)
     return written

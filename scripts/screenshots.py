@@ -2,7 +2,7 @@
 """Screenshots of the live window for README, made on a virtual display.
 
 Usage:
-  python scripts/screenshots.py                  # -> reader/assets/screenshot-*.png
+  python scripts/screenshots.py                  # -> reader/assets/screenshot-*.png, .jpg
   python scripts/screenshots.py --photo big.jpg  # the large-photo shot from this photo
                                                  # (default: a generated 4000x3000 scene)
 
@@ -23,7 +23,7 @@ from reader.screenshots import ASSETS, readme_screenshots, tools_missing
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--photo", type=Path, help="large photo for screenshot-large-photo.png")
+    parser.add_argument("--photo", type=Path, help="large photo for screenshot-large-photo.jpg")
     parser.add_argument("--out", type=Path, default=ASSETS, help=f"folder (default: {ASSETS})")
     args = parser.parse_args()
     missing = tools_missing()

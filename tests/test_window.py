@@ -178,8 +178,9 @@ def test_large_photo_labels_are_readable_when_shrunk_to_the_window(display, read
     labels = labels_in(shown)
     assert labels, "no number labels found on the screenshot"
     heights = sorted(h for _, _, _, h in labels)
-    # A label as tall as a line of text on screen: about 20 px of an 800 px view (>= 2.5 %).
-    assert heights[len(heights) // 2] / shown.shape[0] >= 0.025, heights
+    # A label as tall as a line of text on screen: about 20 px of an 800 px view; at least
+    # 2 % (a label drawn at the photo's own pixel size would be under 1 %).
+    assert heights[len(heights) // 2] / shown.shape[0] >= 0.02, heights
 
 
 def test_unwritable_snapshot_folder_is_refused_before_the_window_opens(display, scene_photos,
