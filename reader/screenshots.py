@@ -183,13 +183,15 @@ def readme_screenshots(out_dir: Path = ASSETS, large_photo: Path | None = None,
     with tempfile.TemporaryDirectory() as scratch, virtual_display() as display:
         if large_photo is None:
             large_photo = large_scene_photo(Path(work_dir or scratch) / "large-scene.png")
-        reader = start_reader(display, "--demo")
+        teach_dir = Path(scratch) / "my-digits"
+        reader = start_reader(display, "--demo", "--teach-dir", teach_dir)
         try:
             wait_for_title(display, "demo.mp4")
             time.sleep(3.0)  # let the clip play into a moment with several numbers
             press(display, "space")  # pause, so the pictures show one frame
             time.sleep(0.8)
             shots["screenshot-live.png"] = grab_window(display)
+            press(display, "t")  # save its patches, as a user teaching it would
             press(display, "d")
             time.sleep(0.8)
             shots["screenshot-debug.png"] = grab_window(display)
@@ -213,6 +215,7 @@ def readme_screenshots(out_dir: Path = ASSETS, large_photo: Path | None = None,
         finally:
             if reader.poll() is None:
                 reader.kill()
+        shots["screenshot-teach.png"] = teach_folder_picture(teach_dir)
     written = []
     for name, image in shots.items():
         path = Path(out_dir) / name
@@ -220,3 +223,25 @@ def readme_screenshots(out_dir: Path = ASSETS, large_photo: Path | None = None,
         cv2.imwrite(str(path), image, options)
         written.append(path)
     return written
+
+
+def teach_folder_picture(folder: Path, zoom: int = 2, per_row: int = 12) -> np.ndarray:
+    """A picture of a teach folder: one row per label folder ("my-digits/7"), its patches."""
+    import cv2
+
+    side, gap, label_w = 28 * zoom, 6, 150
+    rows = [(sub.name, sorted(sub.glob("*.png"))[:per_row])
+            for sub in sorted(Path(folder).iterdir()) if sub.is_dir()]
+    rows = [(name, files) for name, files in rows if files]
+    picture = np.full((max(1, len(rows)) * (side + gap) + gap,
+                       label_w + per_row * (side + gap) + gap, 3), 48, np.uint8)
+    for row, (name, files) in enumerate(rows):
+        y = gap + row * (side + gap)
+        cv2.putText(picture, f"{Path(folder).name}/{name}/", (gap, y + side // 2 + 6),
+                    cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
+        for column, path in enumerate(files):
+            patch = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+            patch = patch.repeat(zoom, axis=0).repeat(zoom, axis=1)
+            x = label_w + column * (side + gap)
+            picture[y:y + side, x:x + side] = patch[..., None]
+    return picture
