@@ -202,7 +202,9 @@ def wrong_models(tmp_path_factory):
     return {
         "missing": (folder / "nope.tflite", "not found"),
         "corrupt": (garbage, "not a readable"),
-        "keras file": (folder / "model.keras", "not found"),
+        # A real file with the training artifact's suffix: told to use the exported .tflite.
+        "keras file": ((folder / "model.keras").write_bytes(b"PK\x03\x04 keras zip")
+                       and folder / "model.keras", "needs the exported .tflite"),
         "wrong input": (_tiny_model(folder / "rgb.tflite", (32, 32, 3), 10), "28x28x1"),
         "wrong classes": (_tiny_model(folder / "letters.tflite", (28, 28, 1), 26), "26 output"),
     }
