@@ -201,7 +201,7 @@ class _Session:
             self.write_output(frame.image, frame.name)
         if self.json_sink is not None:
             self.json_sink.write(result.to_json(frame.name, frame.index))
-        elif self.window is None:  # headless and no JSON: say what is read when it changes
+        else:  # in the window too: what was read can be taken away from the terminal
             self._print_rows(frame, result)
         if self.window is not None:
             self.frame, self.result, self.annotated = frame, result, frame.image

@@ -343,6 +343,13 @@ def _strip_layout(count: int, width: int, height: int, style: _Style) -> _StripL
     return best or _StripLayout()
 
 
+def _patch_caption(label: int | str) -> str:
+    """A patch's label; "x" for the model's "not a digit" class (any class past 9)."""
+    if isinstance(label, str):
+        return label
+    return str(int(label)) if int(label) <= 9 else "x"
+
+
 def _draw_patch_strip(view: np.ndarray, patches: np.ndarray, labels: Sequence[int | str],
                       layout: _StripLayout, style: _Style) -> None:
     """Tile the patches, scaled up, in rows along the bottom of `view`, each labelled."""
@@ -360,7 +367,7 @@ def _draw_patch_strip(view: np.ndarray, patches: np.ndarray, labels: Sequence[in
         row, column = divmod(index, layout.per_row)
         x, y = column * cell_w, strip_top + row * cell_h
         view[y:y + side_px, x:x + side_px] = tiles[index][..., None]
-        text = str(labels[index]) if index < len(labels) else "?"
+        text = _patch_caption(labels[index]) if index < len(labels) else "?"
         (text_w, _), _ = cv2.getTextSize(text, FONT, font, thickness)
         cv2.putText(view, text, (x + (side_px - text_w) // 2, y + side_px + layout.label_h
                                  - style.px(3)), FONT, font, WHITE, thickness, cv2.LINE_AA)

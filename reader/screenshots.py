@@ -111,26 +111,36 @@ def start_reader(display: str, *args: str) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def wait_for(condition, timeout_s: float = 30, what: str = "the window"):
-    """Poll `condition()` until it returns something true; return that."""
+def wait_for(condition, timeout_s: float = 90, what: str = "the window",
+             proc: subprocess.Popen | None = None):
+    """Poll `condition()` until it returns something other than None; return that. Fails at
+    once, with its stderr, if `proc` (the reader) has ended meanwhile."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         value = condition()
-        if value:
+        if value is not None:
             return value
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"digit-reader ended (exit {proc.returncode}) before {what}"
+                               f" appeared: {proc.stderr.read().strip()[-500:]}")
         time.sleep(0.05)
     raise RuntimeError(f"{what} did not appear within {timeout_s} s")
 
 
-def wait_for_window(display: str, title: str = TITLE, timeout_s: float = 30):
+def wait_for_window(display: str, title: str = TITLE, timeout_s: float = 90,
+                    proc: subprocess.Popen | None = None):
     """The window's region once it is visible."""
-    return wait_for(lambda: window_region(display, title), timeout_s)
+    return wait_for(lambda: window_region(display, title), timeout_s, proc=proc)
 
 
-def wait_for_title(display: str, text: str, timeout_s: float = 30) -> str:
+def wait_for_title(display: str, text: str, timeout_s: float = 90,
+                   proc: subprocess.Popen | None = None) -> str:
     """The window's title once it contains `text`."""
-    return wait_for(lambda: text in (name := window_name(display)) and name, timeout_s,
-                    f"a window title with {text!r}")
+    def title_with_text() -> str | None:
+        name = window_name(display)
+        return name if text in name else None
+
+    return wait_for(title_with_text, timeout_s, f"a window title with {text!r}", proc)
 
 
 def grab_window(display: str, title: str = TITLE) -> np.ndarray:
@@ -186,7 +196,7 @@ def readme_screenshots(out_dir: Path = ASSETS, large_photo: Path | None = None,
         teach_dir = Path(scratch) / "my-digits"
         reader = start_reader(display, "--demo", "--teach-dir", teach_dir)
         try:
-            wait_for_title(display, "demo.mp4")
+            wait_for_title(display, "demo.mp4", proc=reader)
             time.sleep(3.0)  # let the clip play into a moment with several numbers
             press(display, "space")  # pause, so the pictures show one frame
             time.sleep(0.8)
@@ -206,7 +216,7 @@ def readme_screenshots(out_dir: Path = ASSETS, large_photo: Path | None = None,
                 reader.kill()
         reader = start_reader(display, large_photo)
         try:
-            wait_for_title(display, Path(large_photo).name, timeout_s=60)
+            wait_for_title(display, Path(large_photo).name, proc=reader)
             time.sleep(1.5)
             # JPEG: the photo's paper grain makes a PNG of this size weigh over a megabyte.
             shots["screenshot-large-photo.jpg"] = grab_window(display)

@@ -10,7 +10,7 @@ import pytest
 from conftest import SHIPPED_MODEL
 
 from reader import screenshots
-from reader.screenshots import grab_window, press, start_reader, wait_for_title
+from reader.screenshots import grab_window, press, start_reader, wait_for, wait_for_title
 
 pytestmark = [
     pytest.mark.display,
@@ -74,7 +74,7 @@ def test_window_shows_boxes_and_obeys_keys(display, reader_in, scene_photos, tmp
     _, paths = scene_photos
     reader = reader_in(paths[0], "--snapshots", tmp_path / "snaps", "--teach-dir",
                        tmp_path / "mine")
-    wait_for_title(display, paths[0].name)
+    wait_for_title(display, paths[0].name, proc=reader)
     time.sleep(0.5)  # let it draw
     live = grab_window(display)
     press(display, "s")
@@ -84,6 +84,7 @@ def test_window_shows_boxes_and_obeys_keys(display, reader_in, scene_photos, tmp
     debug = grab_window(display)
     press(display, "q")
     assert reader.wait(timeout=20) == 0
+    assert reader.stdout.read().startswith(f"{paths[0]}: ")  # what was read, to keep
     assert live.mean() > 60                      # the photo is on screen, not a blank window
     assert overlay_pixels(live) > 300            # with boxes drawn over its digits
     assert debug.mean() < live.mean() - 30       # d switched to the (dark) mask view
@@ -101,9 +102,9 @@ def test_window_shows_boxes_and_obeys_keys(display, reader_in, scene_photos, tmp
 
 def test_video_plays_in_real_time_and_holds_the_last_frame(display, reader_in, clip_25fps):
     reader = reader_in(clip_25fps)
-    wait_for_title(display, clip_25fps.name)
+    wait_for_title(display, clip_25fps.name, proc=reader)
     started = time.monotonic()
-    wait_for_title(display, "finished", timeout_s=60)
+    wait_for_title(display, "finished", proc=reader)
     played_s = time.monotonic() - started
     length_s = CLIP_FRAMES / CLIP_FPS
     # Loose bounds on a shared machine: the point is that it is not rushed (it used to take a
@@ -117,23 +118,30 @@ def test_video_plays_in_real_time_and_holds_the_last_frame(display, reader_in, c
     assert reader.wait(timeout=20) == 0
 
 
+def grab_when(display, condition, what):
+    """The window's next grab for which `condition(grab)` holds (polled for up to 30 s)."""
+    return wait_for(lambda: next((shot for shot in [grab_window(display)] if condition(shot)),
+                                 None), 30, what)
+
+
 def test_pause_shows_a_marker_and_dot_steps_one_frame(display, reader_in):
     reader = reader_in("--demo")
-    wait_for_title(display, "demo.mp4")
+    wait_for_title(display, "demo.mp4", proc=reader)
     time.sleep(1.0)
     assert banner_pixels(grab_window(display)) == 0  # playing: no marker
     press(display, "space")
-    time.sleep(0.5)
+    grab_when(display, lambda shot: banner_pixels(shot) > 300, "the paused marker")
+    time.sleep(0.3)  # a frame drawn just before the pause may still be on its way
     paused = grab_window(display)
     time.sleep(0.5)
-    assert banner_pixels(paused) > 300
     below_hud = slice(paused.shape[0] // 8, None)
     assert np.array_equal(grab_window(display)[below_hud], paused[below_hud])  # it holds
     press(display, "period")
-    time.sleep(0.5)
+    grab_when(display, lambda shot: not np.array_equal(shot[below_hud], paused[below_hud]),
+              "the next frame")  # one frame on...
+    time.sleep(0.3)
     stepped = grab_window(display)
     time.sleep(0.5)
-    assert not np.array_equal(stepped[below_hud], paused[below_hud])  # one frame on...
     assert np.array_equal(grab_window(display)[below_hud], stepped[below_hud])  # ...and held
     assert banner_pixels(stepped) > 300
     press(display, "q")
@@ -146,10 +154,10 @@ def test_folder_shows_each_photo_named_and_at_its_own_size(display, reader_in, s
     cv2.imwrite(str(tmp_path / "a.png"), cv2.imread(str(paths[0])))
     cv2.imwrite(str(tmp_path / "b.png"), cv2.resize(cv2.imread(str(paths[1])), (400, 300)))
     reader = reader_in(tmp_path)
-    assert wait_for_title(display, "a.png").endswith("a.png (1/2)")
+    assert wait_for_title(display, "a.png", proc=reader).endswith("a.png (1/2)")
     assert screenshots.window_region(display)[2:] == (640, 480)
     press(display, "n")  # any key other than the view keys: next photo
-    assert wait_for_title(display, "b.png").endswith("b.png (2/2)")
+    assert wait_for_title(display, "b.png", proc=reader).endswith("b.png (2/2)")
     time.sleep(0.5)
     assert screenshots.window_region(display)[2:] == (400, 300)
     press(display, "n")  # past the last photo: done
@@ -169,7 +177,7 @@ def test_large_photo_labels_are_readable_when_shrunk_to_the_window(display, read
                                                                    tmp_path):
     photo = screenshots.large_scene_photo(tmp_path / "phone.png")  # 4000x3000
     reader = reader_in(photo)
-    wait_for_title(display, "phone.png", timeout_s=60)
+    wait_for_title(display, "phone.png", proc=reader)
     time.sleep(1.0)
     shown = grab_window(display)
     press(display, "q")
