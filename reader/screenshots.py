@@ -8,6 +8,7 @@ xdotool (Debian: apt-get install xvfb x11-apps xdotool); nothing here is used wh
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -31,22 +32,42 @@ def tools_missing() -> list[str]:
 
 @contextmanager
 def virtual_display() -> Iterator[str]:
-    """An Xvfb display on a free display number for the block; yields its DISPLAY name."""
-    read_fd, write_fd = os.pipe()
-    server = subprocess.Popen(["Xvfb", "-displayfd", str(write_fd), "-screen", "0",
-                               f"{SCREEN_W}x{SCREEN_H}x24", "-nolisten", "tcp"],
-                              pass_fds=(write_fd,), stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
-    os.close(write_fd)
+    """An Xvfb display for the block; yields its DISPLAY name.
+
+    The display number is random (100-999), not the lowest free one, so parallel runs and a
+    display number freed a moment ago (whose socket may linger) do not collide; the display
+    is used only once a client has connected to it.
+    """
+    rng = random.Random()
+    for _ in range(10):
+        number = rng.randrange(100, 1000)
+        if Path(f"/tmp/.X{number}-lock").exists():
+            continue
+        server = subprocess.Popen(["Xvfb", f":{number}", "-screen", "0",
+                                   f"{SCREEN_W}x{SCREEN_H}x24", "-nolisten", "tcp"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 30
+            while server.poll() is None and time.monotonic() < deadline:
+                if _xdotool_ok(f":{number}", "getdisplaygeometry"):
+                    break
+                time.sleep(0.1)
+            else:
+                continue  # that number was taken after all, or the server is stuck: next
+            yield f":{number}"
+            return
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+    raise RuntimeError("Xvfb did not start")
+
+
+def _xdotool_ok(display: str, *args: str) -> bool:
     try:
-        with os.fdopen(read_fd) as reply:  # Xvfb writes its display number once it is ready
-            number = reply.readline().strip()
-        if not number:
-            raise RuntimeError("Xvfb did not start")
-        yield f":{number}"
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+        return subprocess.run(["xdotool", *args], capture_output=True, check=False, timeout=10,
+                              env={**os.environ, "DISPLAY": display}).returncode == 0
+    except subprocess.TimeoutExpired:
+        return False
 
 
 def read_xwd(data: bytes) -> np.ndarray:
@@ -73,8 +94,11 @@ def grab_screen(display: str) -> np.ndarray:
 
 
 def _xdotool(display: str, *args: str) -> str:
-    return subprocess.run(["xdotool", *args], capture_output=True, text=True, check=False,
-                          env={**os.environ, "DISPLAY": display}).stdout
+    try:
+        return subprocess.run(["xdotool", *args], capture_output=True, text=True, check=False,
+                              env={**os.environ, "DISPLAY": display}, timeout=20).stdout
+    except subprocess.TimeoutExpired:
+        return ""
 
 
 def _window_id(display: str, title: str = TITLE) -> str | None:
@@ -100,8 +124,10 @@ def window_name(display: str, title: str = TITLE) -> str:
 
 def press(display: str, key: str, title: str = TITLE) -> None:
     """Send one key (an xdotool key name: "space", "period", "d") to the window."""
-    # No window manager runs on Xvfb, so focus the window directly rather than "activate" it.
-    _xdotool(display, "search", "--onlyvisible", "--name", title, "windowfocus", "key", key)
+    # No window manager runs on Xvfb, so focus the window directly rather than "activate" it,
+    # and wait until it has the focus: a key sent before that is lost.
+    _xdotool(display, "search", "--onlyvisible", "--name", title, "windowfocus", "--sync",
+             "key", key)
 
 
 def start_reader(display: str, *args: str) -> subprocess.Popen:

@@ -75,19 +75,20 @@ def test_window_shows_boxes_and_obeys_keys(display, reader_in, scene_photos, tmp
     reader = reader_in(paths[0], "--snapshots", tmp_path / "snaps", "--teach-dir",
                        tmp_path / "mine")
     wait_for_title(display, paths[0].name, proc=reader)
-    time.sleep(0.5)  # let it draw
-    live = grab_window(display)
+    # The photo, with boxes drawn over its digits (a blank window has neither).
+    live = grab_when(display, lambda shot: shot.mean() > 60 and overlay_pixels(shot) > 300,
+                     "the photo with boxes")
+    # One key at a time: highgui keeps only the last key pressed between two polls.
     press(display, "s")
+    wait_for(lambda: next((tmp_path / "snaps").glob("*.json"), None), 30, "the snapshot")
     press(display, "t")
+    wait_for(lambda: next((tmp_path / "mine").glob("[0-9]/*.png"), None), 30, "the patches")
     press(display, "d")
-    time.sleep(1.0)
-    debug = grab_window(display)
+    # d switches to the (dark) mask view.
+    grab_when(display, lambda shot: shot.mean() < live.mean() - 30, "the debug view")
     press(display, "q")
     assert reader.wait(timeout=20) == 0
     assert reader.stdout.read().startswith(f"{paths[0]}: ")  # what was read, to keep
-    assert live.mean() > 60                      # the photo is on screen, not a blank window
-    assert overlay_pixels(live) > 300            # with boxes drawn over its digits
-    assert debug.mean() < live.mean() - 30       # d switched to the (dark) mask view
     # The snapshot names the real source and frame, and carries no HUD (the window has one).
     snapshot_json = next((tmp_path / "snaps").glob("*.json"))
     saved = json.loads(snapshot_json.read_text())
@@ -158,8 +159,8 @@ def test_folder_shows_each_photo_named_and_at_its_own_size(display, reader_in, s
     assert screenshots.window_region(display)[2:] == (640, 480)
     press(display, "n")  # any key other than the view keys: next photo
     assert wait_for_title(display, "b.png", proc=reader).endswith("b.png (2/2)")
-    time.sleep(0.5)
-    assert screenshots.window_region(display)[2:] == (400, 300)
+    wait_for(lambda: screenshots.window_region(display)[2:] == (400, 300) or None, 10,
+             "the window at the second photo's size (400x300)")
     press(display, "n")  # past the last photo: done
     assert reader.wait(timeout=20) == 0
 
@@ -178,13 +179,11 @@ def test_large_photo_labels_are_readable_when_shrunk_to_the_window(display, read
     photo = screenshots.large_scene_photo(tmp_path / "phone.png")  # 4000x3000
     reader = reader_in(photo)
     wait_for_title(display, "phone.png", proc=reader)
-    time.sleep(1.0)
-    shown = grab_window(display)
+    shown = grab_when(display, labels_in, "number labels on the screenshot")
     press(display, "q")
     assert reader.wait(timeout=20) == 0
     assert shown.shape[1] <= 1280 and shown.shape[0] <= 800  # shrunk to fit
     labels = labels_in(shown)
-    assert labels, "no number labels found on the screenshot"
     heights = sorted(h for _, _, _, h in labels)
     # A label as tall as a line of text on screen: about 20 px of an 800 px view; at least
     # 2 % (a label drawn at the photo's own pixel size would be under 1 %).
