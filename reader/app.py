@@ -161,7 +161,8 @@ class _Session:
                     break
             if self.controls.quit or self.window is None:
                 break
-            if self.args.demo and self.frames:  # the demo plays until the user quits
+            # The demo plays until the user quits (not when it is being written: --output).
+            if self.args.demo and self.frames and self.clock is not None:
                 self.source.close()
                 self.source = open_source(self.args.source)
                 self.reader.reset()
