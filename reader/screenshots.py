@@ -21,7 +21,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 ASSETS = Path(__file__).resolve().parent / "assets"
-SCREEN_W, SCREEN_H = 1400, 1000  # room for the window's largest view (1280x800) and a toolbar
+SCREEN_W, SCREEN_H = 1408, 1000  # room for the largest view (1280x800); an unusual size
 TITLE = "digit-reader"
 
 
@@ -34,40 +34,41 @@ def tools_missing() -> list[str]:
 def virtual_display() -> Iterator[str]:
     """An Xvfb display for the block; yields its DISPLAY name.
 
-    The display number is random (100-999), not the lowest free one, so parallel runs and a
-    display number freed a moment ago (whose socket may linger) do not collide; the display
-    is used only once a client has connected to it.
+    X servers of other programs (other containers sharing the network namespace, whose /tmp
+    we do not see) may hold a display number through its abstract socket, and clients would
+    then reach their server instead of ours. So the number is random in a wide range, and the
+    display is used only once a client sees a screen of our unusual size while our server is
+    still running.
     """
     rng = random.Random()
     for _ in range(10):
-        number = rng.randrange(100, 1000)
+        number = rng.randrange(1000, 30000)
         if Path(f"/tmp/.X{number}-lock").exists():
             continue
+        # -noreset: an X server resets when its last client leaves, and a client connecting
+        # during the reset (the reader, just after an xdotool call) fails to connect.
         server = subprocess.Popen(["Xvfb", f":{number}", "-screen", "0",
-                                   f"{SCREEN_W}x{SCREEN_H}x24", "-nolisten", "tcp"],
+                                   f"{SCREEN_W}x{SCREEN_H}x24", "-nolisten", "tcp",
+                                   "-noreset"],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             deadline = time.monotonic() + 30
+            ours = False
             while server.poll() is None and time.monotonic() < deadline:
-                if _xdotool_ok(f":{number}", "getdisplaygeometry"):
+                size = _xdotool(f":{number}", "getdisplaygeometry").split()
+                if size:
+                    time.sleep(0.2)  # a server that lost the number exits about now
+                    ours = size == [str(SCREEN_W), str(SCREEN_H)] and server.poll() is None
                     break
                 time.sleep(0.1)
-            else:
-                continue  # that number was taken after all, or the server is stuck: next
+            if not ours:
+                continue  # taken by another server, or stuck: try another number
             yield f":{number}"
             return
         finally:
             server.terminate()
             server.wait(timeout=10)
     raise RuntimeError("Xvfb did not start")
-
-
-def _xdotool_ok(display: str, *args: str) -> bool:
-    try:
-        return subprocess.run(["xdotool", *args], capture_output=True, check=False, timeout=10,
-                              env={**os.environ, "DISPLAY": display}).returncode == 0
-    except subprocess.TimeoutExpired:
-        return False
 
 
 def read_xwd(data: bytes) -> np.ndarray:

@@ -63,12 +63,12 @@ class Window:
     def show(self, image: np.ndarray, wait_ms: int = 1) -> str | None:
         """Display `image`; return "quit", "pause", ..., "other" for an unbound key, or None
         when no key was pressed. Closing the window quits."""
+        cv2.imshow(self.title, image)
         if image.shape[:2] != self._shape:  # each picture at its own size, shrunk to fit
             height, width = image.shape[:2]
             scale = min(1.0, VIEW_MAX_WH[0] / width, VIEW_MAX_WH[1] / height)
             cv2.resizeWindow(self.title, round(width * scale), round(height * scale))
             self._shape = image.shape[:2]
-        cv2.imshow(self.title, image)
         key = cv2.waitKey(max(1, int(wait_ms)))
         if cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE) < 1:
             return "quit"

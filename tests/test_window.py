@@ -1,8 +1,10 @@
 """A real window on a virtual X display: it opens, draws the overlay, plays video in real time,
 shows its state, and obeys its keys."""
 
+import functools
 import json
 import time
+from contextlib import contextmanager
 
 import cv2
 import numpy as np
@@ -39,6 +41,29 @@ def banner_pixels(image_bgr: np.ndarray) -> int:
                 & (corner[..., 2] < 40)).sum())
 
 
+class DisplayStalled(AssertionError):
+    """The window stayed black: an Xvfb/Qt stall seen only on a heavily loaded machine."""
+
+
+@contextmanager
+def readers_on(display):
+    """A `start(*args)` that runs digit-reader in a window on `display`; all stopped at the end."""
+    started = []
+
+    def start(*args):
+        started.append(start_reader(display, *args))
+        return started[-1]
+
+    start.started = started
+    try:
+        yield start
+    finally:
+        for proc in started:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=10)
+
+
 @pytest.fixture
 def display():
     with screenshots.virtual_display() as name:
@@ -47,18 +72,23 @@ def display():
 
 @pytest.fixture
 def reader_in(display):
-    """Start digit-reader in a window; always stopped at the end."""
-    started = []
+    with readers_on(display) as start:
+        yield start
 
-    def start(*args):
-        started.append(start_reader(display, *args))
-        return started[-1]
 
-    yield start
-    for proc in started:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=10)
+def once_more_if_the_display_stalls(test):
+    """Run the test again on a fresh display if its window stayed black all along (a stall of
+    the virtual display under heavy load, not a state of the reader's own)."""
+    @functools.wraps(test)
+    def run(*args, **kwargs):
+        try:
+            return test(*args, **kwargs)
+        except DisplayStalled:
+            for proc in kwargs["reader_in"].started:
+                proc.kill()
+        with screenshots.virtual_display() as display, readers_on(display) as start:
+            return test(*args, **{**kwargs, "display": display, "reader_in": start})
+    return run
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +100,7 @@ def clip_25fps(tmp_path_factory, glyphs):
     return path
 
 
+@once_more_if_the_display_stalls
 def test_window_shows_boxes_and_obeys_keys(display, reader_in, scene_photos, tmp_path):
     _, paths = scene_photos
     reader = reader_in(paths[0], "--snapshots", tmp_path / "snaps", "--teach-dir",
@@ -101,6 +132,7 @@ def test_window_shows_boxes_and_obeys_keys(display, reader_in, scene_photos, tmp
     assert all(cv2.imread(str(p), cv2.IMREAD_UNCHANGED).shape == (28, 28) for p in patches)
 
 
+@once_more_if_the_display_stalls
 def test_video_plays_in_real_time_and_holds_the_last_frame(display, reader_in, clip_25fps):
     reader = reader_in(clip_25fps)
     wait_for_title(display, clip_25fps.name, proc=reader)
@@ -111,20 +143,31 @@ def test_video_plays_in_real_time_and_holds_the_last_frame(display, reader_in, c
     # Loose bounds on a shared machine: the point is that it is not rushed (it used to take a
     # fraction of its length) and not dragging.
     assert 0.6 * length_s <= played_s <= 3 * length_s, played_s
-    time.sleep(0.5)
-    last = grab_window(display)
-    assert reader.poll() is None  # still open on the last frame
-    assert banner_pixels(last) > 300  # with the "finished" banner
+    # Still open on the last frame, with the "finished" banner.
+    grab_when(display, lambda shot: banner_pixels(shot) > 300, "the finished banner")
+    assert reader.poll() is None
     press(display, "q")
     assert reader.wait(timeout=20) == 0
 
 
 def grab_when(display, condition, what):
     """The window's next grab for which `condition(grab)` holds (polled for up to 30 s)."""
-    return wait_for(lambda: next((shot for shot in [grab_window(display)] if condition(shot)),
-                                 None), 30, what)
+    last = []
+
+    def grab_if():
+        last[:] = [grab_window(display)]
+        return last[0] if condition(last[0]) else None
+
+    try:
+        return wait_for(grab_if, 30, what)
+    except RuntimeError as exc:
+        shot = last[0] if last else np.zeros((1, 1, 3), np.uint8)
+        failure = DisplayStalled if shot.max() == 0 else AssertionError
+        raise failure(f"{exc}; last grab {shot.shape}, mean {shot.mean():.0f}, "
+                      f"overlay pixels {overlay_pixels(shot)}") from None
 
 
+@once_more_if_the_display_stalls
 def test_pause_shows_a_marker_and_dot_steps_one_frame(display, reader_in):
     reader = reader_in("--demo")
     wait_for_title(display, "demo.mp4", proc=reader)
@@ -149,6 +192,7 @@ def test_pause_shows_a_marker_and_dot_steps_one_frame(display, reader_in):
     assert reader.wait(timeout=20) == 0
 
 
+@once_more_if_the_display_stalls
 def test_folder_shows_each_photo_named_and_at_its_own_size(display, reader_in, scene_photos,
                                                           tmp_path):
     _, paths = scene_photos
@@ -174,6 +218,7 @@ def labels_in(image_bgr: np.ndarray) -> list[tuple[int, int, int, int]]:
             if stats[i, 4] > 0.5 * stats[i, 2] * stats[i, 3] and stats[i, 2] > stats[i, 3] > 5]
 
 
+@once_more_if_the_display_stalls
 def test_large_photo_labels_are_readable_when_shrunk_to_the_window(display, reader_in,
                                                                    tmp_path):
     photo = screenshots.large_scene_photo(tmp_path / "phone.png")  # 4000x3000
