@@ -6,19 +6,28 @@ Usage:
   digit-reader page.jpg             a photo (or a video, a folder of photos, a camera index,
                                     a stream URL)
   digit-reader clip.mp4 --no-display --json > readings.jsonl
+  digit-reader photos/ --no-display --csv numbers.csv
   digit-reader clip.mp4 --output annotated.mp4
 
+A video plays in the window at its own frame rate (the demo loops; other videos stay on the
+last frame); without a window, and with --output, every frame is read as fast as possible.
+
 Keys (in the window):
-  q, Esc   quit            space   pause / resume      s   snapshot (PNG + JSON)
-  d        debug view      + / -   threshold sensitivity   h   help overlay
+  q, Esc   quit            space   pause / resume      .   one frame on (paused)
+  any other key: next photo       s   snapshot (PNG + JSON)
+  t        teach: save the patches under --teach-dir, one folder per label
+  d        debug view      c   captions on every digit   + / -   threshold sensitivity
+  h        help overlay
 
 Exit codes: 0 ok, 1 runtime failure (camera lost, disk full), 2 bad input or usage,
-130 interrupted (Ctrl-C, SIGTERM: outputs written so far are kept whole).
+130 interrupted (Ctrl-C, SIGTERM), 141 stdout closed early (e.g. `| head`); outputs written
+so far are kept whole.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.resources
 import logging
 import os
@@ -30,6 +39,8 @@ from reader.errors import UserError
 
 DEMO_CLIP = Path(str(importlib.resources.files("reader") / "assets" / "demo.mp4"))
 EXIT_INTERRUPTED = 130
+EXIT_STDOUT_CLOSED = 141  # 128 + SIGPIPE: what a shell reports for `yes | head`
+DEFAULT_TEACH_DIR = "my-digits"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,9 +62,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true",
                         help="one JSON object per frame on stdout, and nothing else there")
     parser.add_argument("--output", metavar="PATH",
-                        help="write the annotated video, photo, or folder of photos")
+                        help="write the annotated video (.mp4: H.264 when OpenCV has it, else"
+                             " mp4v; .avi), photo (.png, .jpg), or folder of photos")
+    parser.add_argument("--csv", metavar="PATH",
+                        help="write one row per number read: source, frame, text, confidence,"
+                             " x, y, w, h")
     parser.add_argument("--snapshots", metavar="DIR", default=".",
                         help="where the s key saves snapshots (default: current folder)")
+    parser.add_argument("--teach-dir", metavar="DIR", default=DEFAULT_TEACH_DIR,
+                        help="where the t key saves the patches, DIR/0 ... DIR/9 by predicted"
+                             " label, for scripts/train.py --extra-data DIR --finetune"
+                             f" (default: ./{DEFAULT_TEACH_DIR})")
     parser.add_argument("--list-cameras", action="store_true",
                         help="list camera indices and exit")
     parser.add_argument("--verbose", action="store_true", help="log details to stderr")
@@ -82,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
             args.source = str(DEMO_CLIP)
         if not 0.0 <= args.min_confidence <= 1.0:
             raise UserError(f"--min-confidence {args.min_confidence}: give a value in [0, 1]")
+        if not -1.0 <= args.sensitivity <= 1.0:
+            raise UserError(f"--sensitivity {args.sensitivity}: give a value in [-1, 1]")
         from reader.app import run  # deferred: `--help` stays instant
         return run(args)
     except UserError as exc:
@@ -91,8 +112,13 @@ def main(argv: list[str] | None = None) -> int:
         print("digit-reader: interrupted; outputs written so far are kept", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # `--json | head`: the reader of our output has gone
-        sys.stderr.close()
-        return 0
+        # Point stdout at /dev/null so the interpreter's final flush cannot fail again.
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        with contextlib.suppress(OSError, ValueError):
+            print("digit-reader: stdout was closed, stopping; outputs written so far are kept",
+                  file=sys.stderr)
+        return EXIT_STDOUT_CLOSED
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Where results go: annotated video, annotated photos, JSON lines, snapshots.
+"""Where results go: annotated video, annotated photos, JSON lines, CSV, snapshots, patches.
 
 Every sink is written so an interruption never loses work already done and never leaves a
 broken file: video is written under a ".partial" name and renamed when closed (with `with`, also
@@ -17,6 +17,7 @@ hour of video:
 from __future__ import annotations
 
 import contextlib
+import csv
 import json
 import os
 import sys
@@ -34,9 +35,13 @@ from reader.errors import RuntimeFailure, UserError
 if TYPE_CHECKING:
     from typing import Self  # 3.11+; annotations are not evaluated at run time
 
-# mp4v and MJPG ship with every opencv-python wheel; H.264 often does not.
+# mp4v and MJPG ship with every opencv-python wheel; H.264 (which browsers play) often does not,
+# so MP4 tries it first and falls back to mp4v (MPEG-4 part 2).
 VIDEO_FOURCC_BY_SUFFIX = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG",
                           ".mkv": "MJPG"}
+H264_FOURCC = "avc1"
+H264_SUFFIXES = frozenset({".mp4", ".m4v", ".mov"})
+CODEC_NAMES = {"avc1": "H.264", "mp4v": "MPEG-4 part 2 (mp4v)", "MJPG": "Motion JPEG"}
 DEFAULT_VIDEO_FPS = 30.0  # when the source does not say (cameras often report 0)
 
 
@@ -90,6 +95,42 @@ def _same_path(output: Path, source: str | os.PathLike) -> bool:
         return False
 
 
+def check_image_suffix(path: str | os.PathLike) -> None:
+    """UserError unless OpenCV can write a photo with this file name's extension."""
+    path = Path(path)
+    if not path.suffix:
+        raise UserError(f"{path}: no file extension; name the photo .png or .jpg")
+    if not cv2.haveImageWriter(str(path)):
+        raise UserError(f"{path}: cannot write {path.suffix} images; use .png or .jpg")
+
+
+def check_video_suffix(path: str | os.PathLike) -> None:
+    """UserError unless VideoSink can write a video with this file name's extension."""
+    path = Path(path)
+    if not path.suffix:
+        raise UserError(f"{path}: no file extension; name the video .mp4 or .avi")
+    if path.suffix.lower() not in VIDEO_FOURCC_BY_SUFFIX:
+        raise UserError(f"{path}: cannot write {path.suffix} video; use .mp4 or .avi")
+
+
+@contextlib.contextmanager
+def _stderr_silenced():
+    """Send file descriptor 2 to /dev/null for the block (native libraries print there)."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def _as_bgr8(frame: np.ndarray) -> np.ndarray:
     """Writers need 3-channel uint8; overlays normally already are."""
     if frame.dtype != np.uint8:
@@ -120,7 +161,8 @@ def write_image_atomically(path: str | os.PathLike, image: np.ndarray) -> Path:
 
 
 class VideoSink:
-    """Annotated video: mp4v for .mp4/.m4v/.mov, MJPG for .avi/.mkv.
+    """Annotated video: H.264 for .mp4/.m4v/.mov when OpenCV can write it, else mp4v; MJPG for
+    .avi/.mkv. `codec` names the one used once the first frame is written.
 
     Opens on the first frame (taking its size when `size` (width, height) is not given).
     Frames of another size are resized, because cv2.VideoWriter silently drops them otherwise.
@@ -133,19 +175,36 @@ class VideoSink:
                  size: tuple[int, int] | None = None) -> None:
         self.path = Path(path)
         suffix = self.path.suffix.lower()
-        if suffix not in VIDEO_FOURCC_BY_SUFFIX:
-            raise UserError(f"{self.path}: cannot write {suffix or 'files without an extension'}"
-                            " video; use .mp4 or .avi")
+        check_video_suffix(self.path)
         self._fourcc = VIDEO_FOURCC_BY_SUFFIX[suffix]
+        self._try_h264 = suffix in H264_SUFFIXES
         self.fps = float(fps) if fps and 0 < fps <= 1000 else DEFAULT_VIDEO_FPS
         self.size = (int(size[0]), int(size[1])) if size else None
         self.frames_written = 0
         self._partial_path = self.path.with_name(f"{self.path.stem}.partial{self.path.suffix}")
         self._writer: cv2.VideoWriter | None = None
 
+    @property
+    def codec(self) -> str:
+        """The codec in use (or to be tried first), e.g. "H.264" or "MPEG-4 part 2 (mp4v)"."""
+        return CODEC_NAMES.get(self._fourcc, self._fourcc)
+
     def _open(self, size: tuple[int, int]) -> None:
-        writer = cv2.VideoWriter(str(self._partial_path), cv2.VideoWriter_fourcc(*self._fourcc),
-                                 self.fps, size)
+        writer = None
+        if self._try_h264:
+            with _stderr_silenced():  # FFmpeg prints its encoder search when H.264 is missing
+                writer = cv2.VideoWriter(str(self._partial_path),
+                                         cv2.VideoWriter_fourcc(*H264_FOURCC), self.fps, size)
+            if writer.isOpened():
+                self._fourcc = H264_FOURCC
+            else:
+                writer.release()
+                writer = None
+                with contextlib.suppress(OSError):
+                    self._partial_path.unlink()
+        if writer is None:
+            writer = cv2.VideoWriter(str(self._partial_path),
+                                     cv2.VideoWriter_fourcc(*self._fourcc), self.fps, size)
         if not writer.isOpened():
             writer.release()
             raise UserError(f"{self.path}: cannot write a {self._fourcc} video there; "
@@ -188,9 +247,7 @@ class ImageSink:
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
-        if not cv2.haveImageWriter(str(self.path)):
-            raise UserError(f"{self.path}: cannot write {self.path.suffix or 'this'} images; "
-                            "use .png or .jpg")
+        check_image_suffix(self.path)
 
     def write(self, frame_bgr: np.ndarray, name: str | None = None) -> Path:
         """Write the photo; `name` is accepted for symmetry with ImageFolderSink and ignored."""
@@ -314,3 +371,79 @@ def save_snapshot(folder: str | os.PathLike, frame_bgr: np.ndarray,
     text = json.dumps(result_json, indent=2, default=_json_default) + "\n"
     _write_bytes_atomically(png_path.with_suffix(".json"), text.encode("utf-8"))
     return png_path
+
+
+class CsvSink:
+    """One row per number read: source, frame, text, confidence, x, y, w, h (box in pixels).
+
+    For spreadsheets. Rows are flushed frame by frame, so an interrupted run keeps what it read.
+    """
+
+    HEADER = ("source", "frame", "text", "confidence", "x", "y", "w", "h")
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        try:
+            self._file = open(self.path, "w", newline="", encoding="utf-8")  # noqa: SIM115
+        except OSError as exc:
+            raise UserError(f"{self.path}: cannot write ({exc.strerror})") from None
+        self._writer = csv.writer(self._file)
+        self._writer.writerow(self.HEADER)
+        self.rows_written = 0
+
+    def write(self, source: str, frame_index: int, numbers) -> None:
+        """One row per `Number` of one frame."""
+        for number in numbers:
+            self._writer.writerow([source, int(frame_index), number.text,
+                                   f"{float(number.confidence):.4f}",
+                                   *(int(v) for v in number.box)])
+            self.rows_written += 1
+        self._file.flush()
+
+    def close(self) -> None:
+        if not self._file.closed:
+            self._file.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def save_patches(folder: str | os.PathLike, patches: np.ndarray, labels, source: str,
+                 frame_index: int) -> list[Path]:
+    """Save 28x28 patches (float in [0, 1], white ink on black, as the network sees them) as
+    PNGs in folder/LABEL/, Keras' image_dataset_from_directory layout, for `--extra-data`.
+
+    Names say where each came from (SOURCE-fFRAME-INDEX.png); an existing file is never
+    overwritten (the new one gets "-2", "-3", ...). Patches the model calls "not a digit"
+    (labels outside 0-9) are not saved. Returns the paths written.
+    """
+    folder = Path(folder).expanduser()
+    stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in Path(str(source)).stem)
+    written = []
+    for index, (patch, label) in enumerate(zip(patches, labels)):
+        label = int(label)
+        if not 0 <= label <= 9:
+            continue
+        pixels = np.clip(np.rint(np.asarray(patch, np.float32) * 255.0), 0, 255).astype(np.uint8)
+        ok, encoded = cv2.imencode(".png", pixels)
+        if not ok:
+            raise RuntimeFailure(f"{folder}: cannot encode a patch as PNG")
+        class_folder = folder / str(label)
+        try:
+            class_folder.mkdir(parents=True, exist_ok=True)
+            name, copy = f"{stem}-f{int(frame_index):06d}-{index:02d}", 1
+            while True:
+                path = class_folder / (f"{name}.png" if copy == 1 else f"{name}-{copy}.png")
+                try:
+                    with open(path, "xb") as file:  # "x": fails rather than overwrite
+                        file.write(encoded.tobytes())
+                    break
+                except FileExistsError:
+                    copy += 1
+        except OSError as exc:
+            raise RuntimeFailure(f"{folder}: cannot save patches ({exc.strerror})") from None
+        written.append(path)
+    return written

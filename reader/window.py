@@ -9,19 +9,24 @@ import cv2
 import numpy as np
 
 from reader.errors import UserError
+from reader.overlay import VIEW_MAX_WH
 
 WINDOW_TITLE = "digit-reader"
-MAX_VIEW_WH = (1280, 800)  # the window opens no larger than this
 HELP_LINES = [
-    "q / Esc  quit",
-    "space    pause / resume",
-    "s        snapshot (PNG + JSON)",
-    "d        debug view (mask + patches)",
-    "+ / -    threshold sensitivity",
-    "h        this help",
+    "q / Esc   quit",
+    "space     pause / resume",
+    ". (dot)   one frame on (while paused)",
+    "other keys  next photo (photos, folders)",
+    "s         snapshot (PNG + JSON)",
+    "t         teach: save the patches by label",
+    "d         debug view (mask + patches)",
+    "c         captions on every digit / unsure only",
+    "+ / -     threshold sensitivity",
+    "h         this help",
 ]
-KEY_ACTIONS = {ord("q"): "quit", 27: "quit", ord(" "): "pause", ord("s"): "snapshot",
-               ord("d"): "debug", ord("+"): "more", ord("="): "more", ord("-"): "less",
+KEY_ACTIONS = {ord("q"): "quit", 27: "quit", ord(" "): "pause", ord("."): "step",
+               ord("s"): "snapshot", ord("t"): "teach", ord("d"): "debug",
+               ord("c"): "captions", ord("+"): "more", ord("="): "more", ord("-"): "less",
                ord("h"): "help"}
 
 
@@ -39,23 +44,32 @@ class Window:
         self.title = title
         try:
             # Resizable, keeping the frame's aspect (an autosized Qt window can draw the frame
-            # squeezed when its first size was wrong).
-            cv2.namedWindow(title, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO)
+            # squeezed when its first size was wrong); no Qt toolbar, so the frame gets the
+            # whole window and is shown at its own size.
+            cv2.namedWindow(title, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO
+                            | cv2.WINDOW_GUI_NORMAL)
         except cv2.error as exc:
             raise UserError(f"cannot open a window ({str(exc).strip().splitlines()[-1]});"
                             " use --no-display") from None
-        self._sized = False
+        self._shape: tuple[int, ...] | None = None
+        self._caption = title
+
+    def set_caption(self, caption: str) -> None:
+        """The text in the window's title bar (the window keeps its name for the program)."""
+        if caption != self._caption:
+            cv2.setWindowTitle(self.title, caption)
+            self._caption = caption
 
     def show(self, image: np.ndarray, wait_ms: int = 1) -> str | None:
         """Display `image`; return "quit", "pause", ..., "other" for an unbound key, or None
         when no key was pressed. Closing the window quits."""
-        if not self._sized:  # open at the frame's size (shrunk to fit a screen); then the user's
-            scale = min(1.0, MAX_VIEW_WH[0] / image.shape[1], MAX_VIEW_WH[1] / image.shape[0])
-            cv2.resizeWindow(self.title, round(image.shape[1] * scale),
-                             round(image.shape[0] * scale))
-            self._sized = True
         cv2.imshow(self.title, image)
-        key = cv2.waitKey(wait_ms)
+        if image.shape[:2] != self._shape:  # each picture at its own size, shrunk to fit
+            height, width = image.shape[:2]
+            scale = min(1.0, VIEW_MAX_WH[0] / width, VIEW_MAX_WH[1] / height)
+            cv2.resizeWindow(self.title, round(width * scale), round(height * scale))
+            self._shape = image.shape[:2]
+        key = cv2.waitKey(max(1, int(wait_ms)))
         if cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE) < 1:
             return "quit"
         return KEY_ACTIONS.get(key & 0xFF, "other") if key >= 0 else None

@@ -85,14 +85,76 @@ def test_output_photo_is_written(scene_photos, tmp_path):
     assert cv2.imread(str(out)).shape == cv2.imread(str(paths[0])).shape
 
 
-def test_headless_run_prints_what_it_reads(scene_photos):
-    _, paths = scene_photos
-    proc = run_reader(paths[0])  # no --no-display: there is no display here, so it says so
+def test_headless_run_prints_one_line_per_row_and_a_summary(scene_photos, tmp_path):
+    folder, paths = scene_photos
+    # No --no-display: there is no display here, so it says so and prints what it reads.
+    proc = run_reader(folder, "--csv", tmp_path / "numbers.csv")
     assert proc.returncode == 0
     assert "no display" in proc.stderr
-    printed = proc.stdout.split(":", 1)[1].split()
-    read = [n["text"] for n in json_lines(run_reader(paths[0], "--json").stdout)[0]["numbers"]]
-    assert printed == read and read
+    readings = json_lines(run_reader(folder, "--json").stdout)
+    most_lines = 0
+    for path, reading in zip(paths, readings):
+        lines = [line for line in proc.stdout.splitlines() if line.startswith(path.name + ":")]
+        printed = [line.split(":", 1)[1].split() for line in lines]
+        read = sorted(n["text"] for n in reading["numbers"])
+        assert sorted(t for row in printed for t in row) == read
+        # One line per row of numbers, top to bottom, each row left to right.
+        box = {n["text"]: n["box"] for n in reading["numbers"]}
+        centres_y = [[box[t][1] + box[t][3] / 2 for t in row] for row in printed]
+        assert [c[0] for c in centres_y] == sorted(c[0] for c in centres_y)
+        for row in printed:
+            first = box[row[0]]
+            assert all(first[1] <= box[t][1] + box[t][3] / 2 <= first[1] + first[3] for t in row)
+            assert [box[t][0] for t in row] == sorted(box[t][0] for t in row)
+        most_lines = max(most_lines, len(lines))
+    assert most_lines >= 2  # the pages hold several rows
+    assert "3 photo(s) read in" in proc.stderr and "different number(s) seen" in proc.stderr
+    csv_rows = (tmp_path / "numbers.csv").read_text().splitlines()
+    assert csv_rows[0] == "source,frame,text,confidence,x,y,w,h"
+    assert len(csv_rows) - 1 == sum(len(r["numbers"]) for r in readings)
+
+
+def test_progress_bar_on_a_terminal_only():
+    import os
+    import pty
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "reader", "--demo", "--no-display"],
+                            cwd=REPO, stdout=subprocess.DEVNULL, stderr=slave)
+    os.close(slave)
+    terminal = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # the pty reports EIO once the program has ended
+            break
+        if not chunk:
+            break
+        terminal += chunk
+    os.close(master)
+    assert proc.wait(timeout=60) == 0
+    assert b"/200 frames" in terminal and b"%" in terminal
+    piped = run_reader("--demo", "--no-display")
+    assert "/200 frames" not in piped.stderr  # not in a log file or a pipe
+
+
+def test_closed_stdout_ends_the_run_with_exit_141_and_keeps_the_video(tmp_path):
+    out = tmp_path / "annotated.mp4"
+    proc = subprocess.Popen([sys.executable, "-m", "reader", "--demo", "--no-display",
+                             "--output", str(out)], cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    proc.stdout.readline()
+    proc.stdout.close()  # `| head -1` has read what it wanted
+    stderr = proc.stderr.read()
+    assert proc.wait(timeout=60) == 141, stderr
+    assert "stdout was closed" in stderr and "Traceback" not in stderr
+    assert int(cv2.VideoCapture(str(out)).get(cv2.CAP_PROP_FRAME_COUNT)) > 0
+
+
+def test_output_video_says_which_codec(scene_video, tmp_path):
+    proc = run_reader(scene_video[0], "--no-display", "--output", tmp_path / "a.mp4")
+    assert proc.returncode == 0
+    assert "a.mp4 (H.264)" in proc.stderr or "a.mp4 (MPEG-4 part 2" in proc.stderr
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
@@ -168,6 +230,21 @@ def test_bad_sources_are_one_line_and_exit_2(tmp_path, make_input, message):
     proc = run_reader(source, "--no-display")
     assert proc.returncode == 2, proc.stderr
     assert message in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("source, args, message", [
+    ("video", ["--output", "{tmp}/annotated.xyz"], "annotated.xyz: cannot write .xyz video"),
+    ("photo", ["--output", "{tmp}/annotated"], "annotated: no file extension"),
+    ("folder", ["--output", "{tmp}/annotated.png"], "--output must be a folder"),
+    ("photo", ["--sensitivity", "5"], "--sensitivity 5.0: give a value in [-1, 1]"),
+])
+def test_usage_errors_are_one_line_and_exit_2(scene_photos, scene_video, tmp_path, source, args,
+                                             message):
+    given = {"video": scene_video[0], "photo": scene_photos[1][0], "folder": scene_photos[0]}
+    proc = run_reader(given[source], "--no-display", *(a.format(tmp=tmp_path) for a in args))
+    assert proc.returncode == 2
+    assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []  # nothing made (no folder named annotated.png)
 
 
 def test_unwritable_output_is_refused_before_reading(scene_photos, tmp_path):

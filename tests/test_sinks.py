@@ -12,13 +12,16 @@ import numpy as np
 import pytest
 
 from reader import sinks
+from reader.detections import Number
 from reader.errors import UserError
 from reader.sinks import (
+    CsvSink,
     ImageFolderSink,
     ImageSink,
     JsonLinesSink,
     VideoSink,
     check_writable,
+    save_patches,
     save_snapshot,
 )
 
@@ -180,6 +183,11 @@ def test_image_sink_rejects_unknown_extension(tmp_path):
         ImageSink(tmp_path / "out.xyz")
 
 
+def test_image_sink_without_extension_says_so(tmp_path):
+    with pytest.raises(UserError, match=r"no file extension.*\.png"):
+        ImageSink(tmp_path / "out")
+
+
 def test_image_folder_sink_writes_one_photo_per_input(tmp_path):
     folder_sink = ImageFolderSink(tmp_path)
     written = [folder_sink.write(frame(i), name) for i, name in
@@ -237,3 +245,48 @@ def test_snapshot_writes_png_and_json_side_by_side(tmp_path):
         assert cv2.imread(str(png)).shape == (HEIGHT, WIDTH, 3)
         assert json.loads(png.with_suffix(".json").read_text()) == result
     assert leftovers(folder) == []
+
+
+def test_mp4_says_which_codec_it_wrote(tmp_path):
+    with VideoSink(tmp_path / "clip.mp4", fps=25) as video:
+        for i in range(5):
+            video.write(frame(i))
+    # H.264 when this OpenCV build can encode it; otherwise the mp4v fallback, named as such.
+    assert video.codec in ("H.264", "MPEG-4 part 2 (mp4v)")
+    assert count_frames(tmp_path / "clip.mp4") == 5
+    assert leftovers(tmp_path) == []
+
+
+# --- CSV and patches -------------------------------------------------------------------------
+
+def test_csv_has_one_row_per_number(tmp_path):
+    import csv
+
+    with CsvSink(tmp_path / "numbers.csv") as sink:
+        sink.write("a.png", 0, [Number("307", 0.9912, (120, 80, 102, 46)),
+                                Number("42", 0.5, (10, 200, 40, 30))])
+        sink.write("b.png", 1, [])
+        sink.write("c.png", 2, [Number("0815", 0.75, (1, 2, 3, 4))])
+    with open(tmp_path / "numbers.csv", newline="") as file:
+        rows = list(csv.DictReader(file))
+    assert [(r["source"], r["frame"], r["text"]) for r in rows] == [
+        ("a.png", "0", "307"), ("a.png", "0", "42"), ("c.png", "2", "0815")]  # "0815" stays text
+    assert rows[0]["confidence"] == "0.9912"
+    assert [rows[0][k] for k in "xywh"] == ["120", "80", "102", "46"]
+
+
+def test_patches_are_saved_by_label_as_the_network_sees_them_and_never_overwritten(tmp_path):
+    patches = np.zeros((3, 28, 28), np.float32)
+    patches[0, 4:24, 12:16] = 1.0      # a "1"
+    patches[1, 6:22, 6:22] = 0.5       # gray levels are kept
+    labels = np.array([1, 7, 10])      # 10: the model's "not a digit", not saved
+    first = save_patches(tmp_path, patches, labels, "clips/page one.mp4", 12)
+    again = save_patches(tmp_path, patches, labels, "clips/page one.mp4", 12)
+    assert [p.parent.name for p in first] == ["1", "7"]
+    assert first[0].name == "page_one-f000012-00.png"
+    assert set(first).isdisjoint(again) and all(p.exists() for p in first + again)
+    image = cv2.imread(str(first[0]), cv2.IMREAD_UNCHANGED)
+    assert image.shape == (28, 28) and image.dtype == np.uint8
+    assert (image == np.rint(patches[0] * 255)).all()
+    assert cv2.imread(str(first[1]), cv2.IMREAD_UNCHANGED)[10, 10] in (127, 128)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["1", "7"]
