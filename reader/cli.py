@@ -88,8 +88,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="digit-reader: %(message)s", stream=sys.stderr)
-    # SIGTERM unwinds like Ctrl-C, so every sink closes its file whole.
+    # SIGTERM unwinds like Ctrl-C, so every sink closes its file whole; so does SIGINT even
+    # when a shell started us in the background with SIGINT ignored (`kill -INT` still stops).
     signal.signal(signal.SIGTERM, _raise_interrupt)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # keep FFmpeg chatter off stderr
     try:
         if args.list_cameras:

@@ -25,9 +25,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from reader.classify import NOT_A_DIGIT
 from reader.patches import make_patches
 
-NOT_A_DIGIT = 10
 # With segmentation by recognition, the contour stage passes blobs up to this much wider than
 # tall (a few touching digits) instead of dropping them.
 MAX_BLOB_WIDTH_PER_HEIGHT = 4.5

@@ -132,6 +132,7 @@ class WrongLabels:
 
     def __init__(self, classifier):
         self.classifier = classifier
+        self.num_classes = classifier.num_classes
 
     def predict(self, patches):
         return np.roll(self.classifier.predict(patches), 1, axis=1)

@@ -138,7 +138,7 @@ def mnist_test_accuracy(model_path: Path, limit: int | None, data_dir: Path | No
                         ) -> dict:
     """Accuracy of the model file on the MNIST test set, through DigitClassifier, with the
     input preparation the model was trained on (its model card says which)."""
-    from reader.classify import DigitClassifier
+    from reader.classify import NUM_CLASSES, DigitClassifier
     from reader.training.mnist import as_network_input, load_mnist
 
     card_path = Path(model_path).with_suffix(".json")
@@ -147,13 +147,18 @@ def mnist_test_accuracy(model_path: Path, limit: int | None, data_dir: Path | No
     mnist = load_mnist(data_dir)
     images, labels = mnist.x_test[:limit], mnist.y_test[:limit]
     classifier = DigitClassifier(model_path)
-    correct = 0
+    correct = rejected = 0
     for start in range(0, len(images), MNIST_BATCH):
         batch = as_network_input(images[start:start + MNIST_BATCH], reader_normalized)
         probs = classifier.predict(batch)
-        correct += int((np.argmax(probs, axis=1) == labels[start:start + MNIST_BATCH]).sum())
+        # The digit classes decide the digit; a model with "not a digit" may also reject one.
+        correct += int((np.argmax(probs[:, :NUM_CLASSES], axis=1)
+                        == labels[start:start + MNIST_BATCH]).sum())
+        rejected += int((np.argmax(probs, axis=1) >= NUM_CLASSES).sum())
+    count = max(len(images), 1)
     return {"model": str(model_path), "test_images": len(images),
-            "accuracy_pct": round(100.0 * correct / max(len(images), 1), 2)}
+            "accuracy_pct": round(100.0 * correct / count, 2),
+            "called_not_a_digit_pct": round(100.0 * rejected / count, 2)}
 
 
 def evaluate(methods: list[Method], images: list[tuple[Path, dict]],
