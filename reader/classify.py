@@ -18,14 +18,17 @@ from reader.errors import UserError
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 DEFAULT_MODEL = MODELS_DIR / "digits.tflite"
 PATCH_SHAPE = (28, 28)
-NUM_CLASSES = 10
+NUM_CLASSES = 10             # the digits 0-9
+NOT_A_DIGIT = 10             # a model with an 11th output calls clutter this class
+ACCEPTED_CLASS_COUNTS = (10, 11)
 # Batches are padded up to one of these sizes, so the interpreter is rarely re-allocated while
 # little work is wasted on padding.
 BATCH_BUCKETS = (1, 2, 4, 8, 12, 16, 24, 32, 48, 64, 96, 128, 256, 512, 1024)
 
 
 class DigitClassifier:
-    """Classify (N, 28, 28) float32 patches in [0, 1] (white ink on black) into 10 digits."""
+    """Classify (N, 28, 28) float32 patches in [0, 1] (white ink on black) into 10 digits,
+    plus "not a digit" (index `NOT_A_DIGIT`) when the model has 11 outputs (`num_classes`)."""
 
     def __init__(self, model_path: str | Path | None = None, num_threads: int | None = None):
         self.model_path = Path(model_path) if model_path else DEFAULT_MODEL
@@ -33,15 +36,17 @@ class DigitClassifier:
                                               num_threads or min(2, os.cpu_count() or 1))
         self._input = self._interpreter.get_input_details()[0]
         self._output_index = self._interpreter.get_output_details()[0]["index"]
-        _check_is_digit_model(self.model_path, self._input, self._interpreter)
+        self.num_classes = _check_is_digit_model(self.model_path, self._input,
+                                                 self._interpreter)
         self._batch = 0  # the batch size the interpreter is allocated for
         self._padded = np.zeros((0, *PATCH_SHAPE, 1), np.float32)
 
     def predict(self, patches: np.ndarray) -> np.ndarray:
-        """Class probabilities (N, 10) float32 for N patches, in one interpreter call per 1024."""
+        """Class probabilities (N, num_classes) float32 for N patches, one interpreter call per
+        1024."""
         count = len(patches)
         if count == 0:
-            return np.zeros((0, NUM_CLASSES), np.float32)
+            return np.zeros((0, self.num_classes), np.float32)
         if count > BATCH_BUCKETS[-1]:
             step = BATCH_BUCKETS[-1]
             return np.concatenate([self.predict(patches[i:i + step])
@@ -97,12 +102,14 @@ def _native_stderr_silenced():
         os.close(devnull)
 
 
-def _check_is_digit_model(path: Path, input_detail: dict, interpreter) -> None:
+def _check_is_digit_model(path: Path, input_detail: dict, interpreter) -> int:
     shape = tuple(int(v) for v in input_detail["shape"][1:])
     dtype = np.dtype(input_detail["dtype"]).name
     if shape != (*PATCH_SHAPE, 1) or dtype != "float32":
         raise UserError(f"{path}: not a digit model: input is {'x'.join(map(str, shape))}"
                         f" {dtype}, expected 28x28x1 float32")
     classes = int(interpreter.get_output_details()[0]["shape"][-1])
-    if classes != NUM_CLASSES:
-        raise UserError(f"{path}: not a digit model: it has {classes} output classes, expected 10")
+    if classes not in ACCEPTED_CLASS_COUNTS:
+        raise UserError(f"{path}: not a digit model: it has {classes} output classes, expected"
+                        " 10 (digits) or 11 (digits and not-a-digit)")
+    return classes

@@ -48,6 +48,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--reader-normalized", action=argparse.BooleanOptionalAction, default=None,
                    help="train and test on MNIST passed through the reader's own patch"
                         " normalisation (default: on, off for seed)")
+    p.add_argument("--negatives", type=float, metavar="SHARE",
+                   help="not-a-digit patches per training digit, learned as an 11th class"
+                        " (default: 0.22 for the default arch, 0 for seed; 0 = 10 classes)")
     p.add_argument("--seed", type=int, default=0,
                    help="random seed (runs are deterministic on CPU)")
     p.add_argument("--val-size", type=int, default=5000,
@@ -100,7 +103,11 @@ def run(args: argparse.Namespace) -> int:
     val_size = min(args.val_size, len(mnist.x_train) // 10) if args.limit else args.val_size
     reader_normalized = ARCHITECTURES[args.arch].reader_normalized \
         if args.reader_normalized is None else args.reader_normalized
-    splits = make_splits(mnist, val_size, args.seed, args.limit, reader_normalized)
+    negatives = ARCHITECTURES[args.arch].negatives if args.negatives is None else args.negatives
+    splits = make_splits(mnist, val_size, args.seed, args.limit, reader_normalized, negatives)
+    if splits.negatives:
+        print(f"not-a-digit: {sum(splits.negatives.values())} patches ("
+              + ", ".join(f"{k} {v}" for k, v in splits.negatives.items()) + ")", flush=True)
 
     # --- Train ---
     config = RunConfig(arch=args.arch, epochs=args.epochs, batch_size=args.batch_size,
@@ -108,7 +115,8 @@ def run(args: argparse.Namespace) -> int:
                        strategy=args.strategy, checkpoint_dir=args.checkpoint_dir,
                        resume=args.resume, verbose=0 if args.quiet else 1)
     resolved = config.resolved()
-    print(f"training {args.arch}: {len(splits.x_train)} digits, {resolved.epochs} epochs,"
+    print(f"training {args.arch}: {len(splits.x_train)} patches ({splits.num_classes} classes),"
+          f" {resolved.epochs} epochs,"
           f" batch {resolved.batch_size}, lr {resolved.learning_rate},"
           f" augment {'on' if resolved.augment else 'off'},"
           f" reader-normalized {'on' if reader_normalized else 'off'},"
@@ -122,13 +130,34 @@ def run(args: argparse.Namespace) -> int:
     print(f"trained in {result.train_seconds:.0f} s on {result.replicas} replica(s)", flush=True)
 
     # --- Evaluate on the test set (the only use of it) ---
-    probs = model.predict(splits.x_test, batch_size=1024, verbose=0)
+    all_probs = model.predict(splits.x_test, batch_size=1024, verbose=0)
+    # The headline figure reads the digit classes only (argmax over 0-9), as MNIST is scored;
+    # how many test digits the model would drop as not-a-digit is reported beside it.
+    probs = all_probs[:, :10]
     predicted = probs.argmax(1)
     correct = predicted == splits.y_test
     per_class = {str(d): round(float(correct[splits.y_test == d].mean()) * 100, 2)
                  for d in range(10)}
     test_accuracy = float(correct.mean()) * 100
-    print(f"test accuracy: {test_accuracy:.2f} % ({int((~correct).sum())} errors)", flush=True)
+    print(f"test accuracy (digit classes): {test_accuracy:.2f} %"
+          f" ({int((~correct).sum())} errors)", flush=True)
+    not_a_digit = {}
+    if splits.num_classes > 10:
+        from reader.training.negatives import make_negatives
+
+        called_not = all_probs.argmax(1) == 10
+        exact = (all_probs.argmax(1) == splits.y_test).mean() * 100
+        # Held-out clutter: another seed and the test digits' halves, never trained on.
+        held_out, _ = make_negatives(2000, args.seed + 7919, mnist.x_test, mnist.y_test,
+                                     scene_share=0.1)
+        caught = model.predict(held_out[..., None], batch_size=1024, verbose=0).argmax(1) == 10
+        not_a_digit = {"test_digits_called_not_a_digit_pct": round(called_not.mean() * 100, 2),
+                       "test_accuracy_11_classes_pct": round(float(exact), 2),
+                       "held_out_negatives": len(held_out),
+                       "held_out_negatives_caught_pct": round(caught.mean() * 100, 2)}
+        print(f"test digits called not-a-digit: {called_not.mean() * 100:.2f} %;"
+              f" 11-class accuracy {exact:.2f} %; held-out clutter caught:"
+              f" {caught.mean() * 100:.1f} % of {len(held_out)}", flush=True)
 
     # --- Export: runtime model first, verified, then the training artifact ---
     agreement = {}
@@ -162,14 +191,22 @@ def run(args: argparse.Namespace) -> int:
         "name": args.output.name,
         "architecture": args.arch,
         "layers": [f"{layer.__class__.__name__}" for layer in model.layers],
+        "classes": splits.num_classes,
+        "class_names": [str(d) for d in range(10)] + (["not a digit"]
+                                                       if splits.num_classes > 10 else []),
         "parameters": int(model.count_params()),
         "multiply_adds_per_digit": multiply_adds(model),
         "files": {"keras": keras_path.name, "runtime": tflite_path.name,
                   "keras_bytes": keras_path.stat().st_size,
                   "runtime_bytes": tflite_path.stat().st_size},
         "training": {**{k: (str(v) if isinstance(v, Path) else v)
-                        for k, v in vars(resolved).items() if k != "verbose"},
-                     "train_digits": len(splits.x_train), "val_digits": len(splits.x_val),
+                        for k, v in vars(resolved).items()
+                        if k not in ("verbose", "initial_weights")},
+                     "recipe": {k: v for k, v in vars(ARCHITECTURES[args.arch]).items()
+                                if k != "build"},
+                     "train_digits": int((splits.y_train < 10).sum()),
+                     "train_not_a_digit": splits.negatives or {},
+                     "val_digits": len(splits.x_val),
                      "seconds": round(result.train_seconds, 1),
                      "machine": reports.machine_description(),
                      "finished": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
@@ -180,7 +217,7 @@ def run(args: argparse.Namespace) -> int:
         "test": {"accuracy_pct": round(test_accuracy, 2), "errors": int((~correct).sum()),
                  "per_class_accuracy_pct": per_class,
                  "roc_auc_per_class": [round(a, 6) for a in aucs],
-                 "runtime_argmax_agreement": agreement["value"]},
+                 "runtime_argmax_agreement": agreement["value"], **not_a_digit},
     }
     reports.write_model_card(args.output.with_suffix(".json"), card)
     print(f"wrote {args.output.with_suffix('.json')} and reports {stem}-*.png")

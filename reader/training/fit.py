@@ -20,6 +20,10 @@ import tensorflow as tf
 from reader.training.architectures import ARCHITECTURES
 from reader.training.data import Splits, eval_dataset, training_dataset
 
+# Batches averaged by `recompute_batchnorm` at the end of a run (at most one epoch's worth).
+BN_RECOMPUTE_BATCHES = 100
+BN_SETTLE_BATCHES = 30      # before each epoch's validation
+
 
 @dataclass
 class RunConfig:
@@ -35,6 +39,7 @@ class RunConfig:
     checkpoint_dir: Path = Path("models/.checkpoints/digits")
     resume: bool = False
     verbose: int = 1
+    initial_weights: list | None = None   # start from these weights (fine-tuning)
 
     def resolved(self) -> RunConfig:
         """A copy with the architecture's preset filled in where the user said nothing."""
@@ -46,7 +51,7 @@ class RunConfig:
             learning_rate=self.learning_rate or preset.learning_rate,
             augment=preset.augment if self.augment is None else self.augment,
             seed=self.seed, strategy=self.strategy, checkpoint_dir=Path(self.checkpoint_dir),
-            resume=self.resume, verbose=self.verbose)
+            resume=self.resume, verbose=self.verbose, initial_weights=self.initial_weights)
 
 
 @dataclass
@@ -71,12 +76,82 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
     return tf.distribute.get_strategy()
 
 
-def _optimizer(name: str, learning_rate: float, total_steps: int):
-    if name == "adadelta":
+def _optimizer(preset, learning_rate: float, total_steps: int, steps_per_epoch: int):
+    if preset.optimizer == "adadelta":
         return keras.optimizers.Adadelta(learning_rate=learning_rate, rho=0.95, epsilon=1e-7)
-    # Cosine decay from the peak: the last epochs settle into a sharp minimum.
-    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, total_steps, alpha=0.01)
-    return keras.optimizers.Adam(schedule)
+    if preset.optimizer == "adam":
+        # Cosine decay from the peak: the last epochs settle into a sharp minimum.
+        schedule = keras.optimizers.schedules.CosineDecay(learning_rate, total_steps, alpha=0.01)
+        return keras.optimizers.Adam(schedule)
+    # AdamW: a linear warmup (Adam's first steps are noisy), then cosine decay to 1 % of peak.
+    warmup = min(int(preset.warmup_epochs * steps_per_epoch), total_steps // 4)
+    schedule = keras.optimizers.schedules.CosineDecay(
+        0.0 if warmup else learning_rate, max(1, total_steps - warmup), alpha=0.01,
+        warmup_target=learning_rate if warmup else None, warmup_steps=warmup)
+    optimizer = keras.optimizers.AdamW(
+        schedule, weight_decay=preset.weight_decay, use_ema=preset.ema,
+        # The average spans ~1000 steps in a full run, ~1/10 of a quick run (there is no
+        # bias correction: a window longer than the run would average in the initial weights).
+        ema_momentum=min(0.999, max(0.9, 1.0 - 10.0 / total_steps)))
+    optimizer.exclude_from_weight_decay(var_names=["gamma", "beta", "bias"])
+    return optimizer
+
+
+@keras.saving.register_keras_serializable(package="digit_reader")
+class SparseSmoothedCrossentropy(keras.losses.Loss):
+    """Cross-entropy on integer labels with label smoothing (Keras' sparse loss has none)."""
+
+    def __init__(self, num_classes: int, smoothing: float = 0.0, name: str = "smoothed_ce",
+                 **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.num_classes, self.smoothing = num_classes, smoothing
+
+    def call(self, y_true, y_pred):
+        labels = keras.ops.one_hot(keras.ops.cast(keras.ops.reshape(y_true, [-1]), "int32"),
+                                   self.num_classes)
+        return keras.losses.categorical_crossentropy(labels, y_pred,
+                                                     label_smoothing=self.smoothing)
+
+    def get_config(self):
+        return {**super().get_config(), "num_classes": self.num_classes,
+                "smoothing": self.smoothing}
+
+
+def recompute_batchnorm(model: keras.Model, dataset: tf.data.Dataset, batches: int) -> int:
+    """Set every batch-norm layer's moving statistics to their average over `batches` batches.
+
+    Keras' moving averages (momentum 0.99) still remember their initial values after a short
+    run, and the weight average (EMA) shipped at the end never produced them: one pass in
+    training mode with momentum k/(k+1) on the k-th batch makes them the plain mean over the
+    batches, for the weights being shipped. Returns how many layers were updated.
+    """
+    norms = [layer for layer in model._flatten_layers()
+             if isinstance(layer, keras.layers.BatchNormalization)]
+    if not norms:
+        return 0
+    saved = [layer.momentum for layer in norms]
+    try:
+        for k, (images, _) in enumerate(dataset.take(batches)):
+            for layer in norms:
+                layer.momentum = k / (k + 1.0)
+            model(images, training=True)
+    finally:
+        for layer, momentum in zip(norms, saved):
+            layer.momentum = momentum
+    return len(norms)
+
+
+class _SettleBatchNorm(keras.callbacks.Callback):
+    """Recompute the batch-norm statistics just before each validation, so `val_accuracy`
+    describes the model as it would be shipped (Keras' moving averages lag the weights by
+    ~100 steps, which early in a run reads at chance)."""
+
+    def __init__(self, dataset: tf.data.Dataset, batches: int):
+        super().__init__()
+        self.dataset, self.batches = dataset, batches
+
+    def on_test_begin(self, logs=None):
+        recompute_batchnorm(self.model, self.dataset, self.batches)
 
 
 class _History(keras.callbacks.Callback):
@@ -114,12 +189,21 @@ def train(splits: Splits, config: RunConfig) -> RunResult:
 
     strategy = make_strategy(cfg.strategy)
     with strategy.scope():
-        model = preset.build()
-        model.compile(optimizer=_optimizer(preset.optimizer, cfg.learning_rate,
-                                           cfg.epochs * steps_per_epoch),
-                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        model = preset.build(splits.num_classes)
+        if cfg.initial_weights is not None:  # --finetune: start from a trained model
+            model.set_weights(cfg.initial_weights)
+        loss = (SparseSmoothedCrossentropy(splits.num_classes, preset.label_smoothing)
+                if preset.label_smoothing else "sparse_categorical_crossentropy")
+        model.compile(optimizer=_optimizer(preset, cfg.learning_rate,
+                                           cfg.epochs * steps_per_epoch, steps_per_epoch),
+                      loss=loss, metrics=["accuracy"])
 
+    # Another stretch of the same augmented stream as training (so the statistics describe
+    # what the layers saw); deterministic, so every worker computes the same.
+    settle_data = training_dataset(splits.x_train, splits.y_train, cfg.batch_size, cfg.seed + 1,
+                                   cfg.augment, elastic=preset.elastic)
     callbacks = [
+        _SettleBatchNorm(settle_data, min(BN_SETTLE_BATCHES, steps_per_epoch)),
         # Saves the model, optimizer and epoch after every epoch; restores them on --resume.
         keras.callbacks.BackupAndRestore(str(backup_dir), delete_checkpoint=False,
                                          double_checkpoint=True),
@@ -129,12 +213,15 @@ def train(splits: Splits, config: RunConfig) -> RunResult:
     interrupted = False
     try:
         model.fit(training_dataset(splits.x_train, splits.y_train, cfg.batch_size, cfg.seed,
-                                   cfg.augment, first_batch=done_epochs * steps_per_epoch),
+                                   cfg.augment, first_batch=done_epochs * steps_per_epoch,
+                                   elastic=preset.elastic),
                   steps_per_epoch=steps_per_epoch, epochs=cfg.epochs,
                   validation_data=eval_dataset(splits.x_val, splits.y_val, 512),
                   callbacks=callbacks, verbose=cfg.verbose)
     except KeyboardInterrupt:
         interrupted = True
+    if not interrupted:  # for the final (averaged) weights, over more batches
+        recompute_batchnorm(model, settle_data, min(BN_RECOMPUTE_BATCHES, steps_per_epoch))
     return RunResult(model, history, time.perf_counter() - started, interrupted,
                      strategy.num_replicas_in_sync)
 
