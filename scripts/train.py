@@ -63,7 +63,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="tf.distribute strategy; multiworker reads TF_CONFIG")
     p.add_argument("--logical-cpus", type=int, default=0, metavar="N",
                    help="split the CPU into N logical devices (to try --strategy mirrored)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--quiet", action="store_true",
+                   help="no live progress bar (one line per epoch is always printed)")
+    p.add_argument("--verbose", action="store_true",
+                   help="keep TensorFlow's own C++ log lines (hidden by default)")
     args = p.parse_args(argv)
     name = "seed" if args.arch == "seed" else "digits"
     args.output = Path(args.output or REPO / "models" / name)
@@ -82,6 +85,12 @@ def main(argv=None) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    if not args.verbose:
+        from reader.training.logs import filter_native_logs, quiet_environment
+
+        quiet_environment()
+        filter_native_logs()
     # --- Data (checked before the 5 s TensorFlow import, so a bad file fails fast) ---
     mnist = load_mnist(args.data)
     print(f"MNIST: {len(mnist.x_train)} training, {len(mnist.x_test)} test digits from"
@@ -221,6 +230,22 @@ def run(args: argparse.Namespace) -> int:
     }
     reports.write_model_card(args.output.with_suffix(".json"), card)
     print(f"wrote {args.output.with_suffix('.json')} and reports {stem}-*.png")
+
+    # --- Summary ---
+    from reader.training.logs import format_seconds
+
+    lines = [(f"test accuracy (digit classes): {test_accuracy:.2f} % on {len(correct)} MNIST"
+              f" test digits ({int((~correct).sum())} errors)")]
+    if not_a_digit:
+        lines.append(f"test digits called not-a-digit: "
+                     f"{not_a_digit['test_digits_called_not_a_digit_pct']:.2f} %; held-out"
+                     f" clutter caught: {not_a_digit['held_out_negatives_caught_pct']:.1f} %")
+    lines.append(f"files: {keras_path}, {tflite_path}, {args.output.with_suffix('.json')},"
+                 f" {stem}-{{curves,confusion,roc,mistakes}}.png")
+    lines.append(f"time: {format_seconds(result.train_seconds)} training,"
+                 f" {format_seconds(time.perf_counter() - started)} in all")
+    lines.append(f"machine: {reports.machine_description()}")
+    print("\n== summary ==\n" + "\n".join(lines), flush=True)
     return 0
 
 

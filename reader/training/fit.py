@@ -10,7 +10,9 @@ import json
 import math
 import os
 import shutil
+import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +21,10 @@ import tensorflow as tf
 
 from reader.training.architectures import ARCHITECTURES
 from reader.training.data import Splits, eval_dataset, training_dataset
+from reader.training.logs import epoch_line
+
+# tf.data pipelines come shuffled; Keras warns that its own shuffle flag does nothing.
+warnings.filterwarnings("ignore", message=r".*`shuffle=True` was passed.*")
 
 # Batches averaged by `recompute_batchnorm` at the end of a run (at most one epoch's worth).
 BN_RECOMPUTE_BATCHES = 100
@@ -38,7 +44,7 @@ class RunConfig:
     strategy: str = "default"      # default | mirrored | multiworker
     checkpoint_dir: Path = Path("models/.checkpoints/digits")
     resume: bool = False
-    verbose: int = 1
+    verbose: int = 1                      # 1: Keras' live bar on a terminal; 0: epoch lines only
     initial_weights: list | None = None   # start from these weights (fine-tuning)
 
     def resolved(self) -> RunConfig:
@@ -154,6 +160,26 @@ class _SettleBatchNorm(keras.callbacks.Callback):
         recompute_batchnorm(self.model, self.dataset, self.batches)
 
 
+class _EpochLog(keras.callbacks.Callback):
+    """One line per epoch on stdout: loss, accuracy, validation, time, ETA."""
+
+    def __init__(self, epochs: int):
+        super().__init__()
+        self.epochs = epochs
+        self.durations: list[float] = []
+        self.started = 0.0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.durations.append(time.perf_counter() - self.started)
+        recent = self.durations[-3:]  # the machine may be shared: recent epochs predict best
+        left = (self.epochs - epoch - 1) * sum(recent) / len(recent)
+        print(epoch_line(epoch + 1, self.epochs, logs or {}, self.durations[-1], left),
+              flush=True)
+
+
 class _History(keras.callbacks.Callback):
     """Per-epoch metrics persisted beside the checkpoint, so a resumed run keeps its curves."""
 
@@ -208,7 +234,10 @@ def train(splits: Splits, config: RunConfig) -> RunResult:
         keras.callbacks.BackupAndRestore(str(backup_dir), delete_checkpoint=False,
                                          double_checkpoint=True),
         _History(history_path, history),
+        _EpochLog(cfg.epochs),
     ]
+    # Keras' live bar only on a terminal: in a file it is one line of control sequences.
+    bar = 1 if cfg.verbose and sys.stdout.isatty() else 0
     started = time.perf_counter()
     interrupted = False
     try:
@@ -217,7 +246,7 @@ def train(splits: Splits, config: RunConfig) -> RunResult:
                                    elastic=preset.elastic),
                   steps_per_epoch=steps_per_epoch, epochs=cfg.epochs,
                   validation_data=eval_dataset(splits.x_val, splits.y_val, 512),
-                  callbacks=callbacks, verbose=cfg.verbose)
+                  callbacks=callbacks, verbose=bar)
     except KeyboardInterrupt:
         interrupted = True
     if not interrupted:  # for the final (averaged) weights, over more batches
