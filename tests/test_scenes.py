@@ -234,3 +234,134 @@ def test_script_writes_scenes_and_truth_files(tmp_path):
     video = json.loads((tmp_path / "vid_000.json").read_text())
     assert len(video["frames"]) == 6 and (tmp_path / "vid_000.mp4").stat().st_size > 0
     assert not list(tmp_path.glob("*.tmp*"))
+
+
+# ---------------------------------------------------------------- harder scene families
+
+
+@pytest.mark.parametrize("family", ["desk", "printed", "faint", "blur", "touching"])
+def test_each_family_is_tagged_deterministic_and_its_boxes_hold_their_digits_ink(glyphs, family):
+    options = SceneOptions(ruled=False, noise=False, blur=False, jpeg=False, lighting=False,
+                           family=family)
+    scene = still(glyphs, 11, options)
+    assert scene.truth["tags"] == [family]
+    assert scene.encoded == still(glyphs, 11, options).encoded
+    relative = ink_relative_to_paper(scene.image)
+    for x, y, w, h in digit_boxes(scene.truth):
+        assert x >= 0 and y >= 0 and x + w <= 640 and y + h <= 480
+        ys, xs = np.nonzero(relative[y:y + h, x:x + w] < 0.9)
+        assert xs.size, f"{family}: box {x, y, w, h} holds no ink"
+        if family != "blur":  # blur smears ink past the (mid-exposure) box
+            assert xs.min() <= 1 and ys.min() <= 1
+            assert xs.max() >= w - 2 and ys.max() >= h - 2
+
+
+def test_unknown_family_is_refused(glyphs):
+    with pytest.raises(ValueError, match="family"):
+        still(glyphs, 0, SceneOptions(family="cave"))
+
+
+def test_plain_family_draws_what_scenes_drew_before_families(glyphs):
+    # The plain family consumes no extra randomness: old seeds keep their scenes.
+    scene = still(glyphs, 3, SceneOptions())
+    assert scene.truth["tags"] == ["plain"]
+    assert scene.encoded == still(glyphs, 3, SceneOptions(family="plain")).encoded
+
+
+def test_desk_lies_outside_the_sheet_and_the_sheet_keeps_its_paper():
+    from reader.scenes.clutter import lay_sheet_on_desk, sheet_quad
+
+    rng = np.random.default_rng(0)
+    page = np.full((300, 400, 3), 240.0, np.float32)
+    quad = sheet_quad(rng, (400, 300), (0, 0, 400, 300))
+    lay_sheet_on_desk(rng, page, quad)
+    inside = np.zeros((300, 400), np.uint8)
+    cv2.fillConvexPoly(inside, np.round(quad).astype(np.int32), 1)
+    core = cv2.erode(inside, np.ones((5, 5), np.uint8)).astype(bool)
+    outside = ~cv2.dilate(inside, np.ones((5, 5), np.uint8)).astype(bool)
+    assert outside.mean() > 0.03, "some desk is in view"
+    assert np.abs(page[core] - 240.0).max() < 1e-3
+    assert np.abs(page[outside] - 240.0).mean() > 20
+
+
+def test_printed_text_keeps_clear_of_every_digit(glyphs):
+    from reader.scenes.clutter import TEXT_CLEARANCE, draw_printed_text
+
+    rng = np.random.default_rng(2)
+    numbers = lay_out_block(rng, glyphs, (20, 20, 600, 440), Stroke(None),
+                            BlockSpec(max_lines=3, height_range_px=(30, 60)))
+    page = np.full((480, 640, 3), 240.0, np.float32)
+    assert draw_printed_text(rng, page, numbers, (0, 0, 640, 480), 8) >= 4
+    text = (page < 200).any(axis=2)
+    assert text.any()
+    for number in numbers:
+        for digit in number.digits:
+            x0, y0, x1, y1 = digit.box_xyxy
+            pad = int(TEXT_CLEARANCE * (y1 - y0)) - 1
+            assert not text[max(0, y0 - pad):y1 + pad, max(0, x0 - pad):x1 + pad].any()
+
+
+def test_touching_digits_share_one_blob_of_ink(glyphs):
+    spec = BlockSpec(max_lines=2, height_range_px=(30, 60), touching=1.0)
+    pairs = touching = 0
+    for seed in range(3):
+        numbers = lay_out_block(np.random.default_rng(seed), glyphs, (0, 0, 1200, 600),
+                                Stroke(None), spec)
+        for number in numbers:
+            for left, right in zip(number.digits, number.digits[1:]):
+                blobs = []
+                both = np.zeros((700, 1300), np.uint8)
+                for d in (left, right):
+                    h, w = d.alpha.shape
+                    alone = np.zeros_like(both)
+                    alone[d.y + 50:d.y + 50 + h, d.x + 50:d.x + 50 + w] = d.alpha > INK_ALPHA
+                    blobs.append(cv2.connectedComponents(alone, connectivity=8)[0] - 1)
+                    both |= alone
+                pairs += 1
+                # Fewer blobs together than apart: some ink of the two digits is connected.
+                touching += cv2.connectedComponents(both, connectivity=8)[0] - 1 < sum(blobs)
+    assert pairs >= 5 and touching == pairs
+
+
+def test_motion_blur_keeps_ink_centred():
+    from reader.scenes.clutter import motion_blur
+
+    frame = np.zeros((61, 61, 3), np.float32)
+    frame[30, 30] = 255.0
+    for seed in range(4):
+        blurred = motion_blur(np.random.default_rng(seed), frame)[..., 0]
+        ys, xs = np.mgrid[0:61, 0:61]
+        total = blurred.sum()
+        assert abs((blurred * xs).sum() / total - 30) < 0.6
+        assert abs((blurred * ys).sum() / total - 30) < 0.6
+        assert (blurred > 1e-3).sum() > 5, "the dot is smeared"
+
+
+def test_video_family_is_tagged(glyphs, tmp_path):
+    truth = make_video(tmp_path / "clip.mp4", np.random.default_rng(3), glyphs, n_frames=4,
+                       width=320, height=240, fps=30, options=VideoOptions(family="desk"))
+    assert truth["tags"] == ["desk"] and len(truth["frames"]) == 4
+
+
+def test_script_takes_families_in_turn_and_refuses_unknown_ones(tmp_path, capsys):
+    spec = importlib.util.spec_from_file_location("make_scenes", SCRIPT)
+    make_scenes = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_scenes)
+    code = make_scenes.main(["--out", str(tmp_path), "--images", "3", "--videos", "0",
+                             "--width", "320", "--height", "240", "--families", "desk,touching"])
+    assert code == 0
+    tags = [json.loads(p.read_text())["tags"] for p in sorted(tmp_path.glob("img_*.json"))]
+    assert tags == [["desk"], ["touching"], ["desk"]]
+    with pytest.raises(SystemExit) as exit_info:
+        make_scenes.main(["--out", str(tmp_path), "--families", "plain,cave"])
+    assert exit_info.value.code == 2
+    assert "cave" in capsys.readouterr().err
+
+
+def test_train_glyphs_are_another_split(glyphs):
+    from reader.scenes.glyphs import mnist_glyphs
+
+    train = mnist_glyphs("train")
+    assert len(train.images) == 60000 and len(glyphs.images) == 10000
+    with pytest.raises(ValueError):
+        mnist_glyphs("valid")

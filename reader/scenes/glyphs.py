@@ -1,6 +1,7 @@
-"""MNIST test digits rendered as ink coverage (alpha) at camera scale, with a chosen stroke.
+"""MNIST digits rendered as ink coverage (alpha) at camera scale, with a chosen stroke.
 
-Only the test split is used, so a synthetic scene never shows a digit the classifier trained on.
+Evaluation scenes use only the test split, so they never show a digit the classifier trained
+on; `mnist_glyphs("train")` is for scenes that feed training.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class Stroke:
 
     width_frac: float | None = None
     level: float = OUTLINE_LEVEL
+    min_px: float = MIN_PEN_PX    # a pen line is never drawn thinner than this
 
 
 @dataclass(frozen=True)
@@ -70,11 +72,24 @@ class GlyphBank:
         return Glyph(label, render_digit(self.sample(rng, label), height_px, stroke, aspect))
 
 
-@functools.lru_cache(maxsize=2)
+@functools.lru_cache(maxsize=4)
+def mnist_glyphs(split: str = "test", data_dir: str | Path | None = None) -> GlyphBank:
+    """One MNIST split ("test" or "train") as a GlyphBank (loaded once per process).
+
+    Scenes for evaluation use the test split; scenes that feed training (e.g. "not a digit"
+    negatives) use the train split, so no test digit is ever trained on.
+    """
+    if split not in ("test", "train"):
+        raise ValueError(f"split must be 'test' or 'train', got {split!r}")
+    mnist = load_mnist(data_dir)
+    if split == "train":
+        return GlyphBank(mnist.x_train, mnist.y_train)
+    return GlyphBank(mnist.x_test, mnist.y_test)
+
+
 def mnist_test_glyphs(data_dir: str | Path | None = None) -> GlyphBank:
     """The MNIST test split as a GlyphBank (loaded once per process)."""
-    mnist = load_mnist(data_dir)
-    return GlyphBank(mnist.x_test, mnist.y_test)
+    return mnist_glyphs("test", data_dir)
 
 
 def render_digit(image28: np.ndarray, height_px: float, stroke: Stroke,
@@ -105,7 +120,7 @@ def render_digit(image28: np.ndarray, height_px: float, stroke: Stroke,
         soft = float(np.clip(0.75 / scale, 0.06, 0.25))
         alpha = np.clip((intensity - (stroke.level - soft)) / (2 * soft), 0.0, 1.0)
     else:
-        width_px = max(MIN_PEN_PX, stroke.width_frac * height_px)
+        width_px = max(stroke.min_px, stroke.width_frac * height_px)
         alpha = _redraw_skeleton(intensity > OUTLINE_LEVEL, width_px)
     alpha = _trim(alpha.astype(np.float32))
     # Thresholds and skeletons move the ends of strokes; rescale so the ink is as tall as asked.

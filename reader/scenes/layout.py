@@ -55,6 +55,7 @@ class BlockSpec:
     max_lines: int = 4
     height_range_px: tuple[float, float] = (24.0, 110.0)
     max_numbers_per_line: int = 3
+    touching: float = 0.0   # chance that two neighbouring digits of a number touch
 
 
 def lay_out_block(rng: np.random.Generator, glyphs: GlyphBank, rect_xyxy: tuple[int, int, int, int],
@@ -102,6 +103,9 @@ def _write_line(rng: np.random.Generator, glyphs: GlyphBank, line_h: float, avai
         digits = []
         for i in range(int(rng.integers(1, MAX_DIGITS_PER_NUMBER + 1))):
             gap = max(MIN_GAP_PX, rng.uniform(*DIGIT_GAP_RANGE) * line_h) if i else 0.0
+            if i and spec.touching > 0 and rng.random() < spec.touching:
+                # Negative: a touching pair; its ink overlaps by -gap - 1 (0-2) pixels.
+                gap = -1.0 - float(rng.integers(0, 3))
             height = float(np.clip(line_h * rng.uniform(0.92, 1.08), *spec.height_range_px))
             glyph = glyphs.render(rng, int(rng.integers(10)), height, stroke,
                                   aspect=float(rng.uniform(0.85, 1.15)))
@@ -129,8 +133,16 @@ def _place_line(written: list, slope: float) -> tuple[list[PlacedNumber], float]
         cursor += number_gap
         placed = []
         for gap, glyph, wobble in digits:
-            cursor += gap
             h, w = glyph.alpha.shape
+            if gap < 0 and placed:
+                # Touching: slid left until its ink meets the previous digit's, -gap px into it.
+                y = round(slope * cursor + wobble - h)
+                x = _contact_x(placed[-1], glyph.alpha, y, int(-gap) - 1)
+                cursor = x if x is not None else cursor + MIN_GAP_PX
+                placed.append(PlacedDigit(glyph.label, glyph.alpha, round(cursor), y))
+                cursor = round(cursor) + w
+                continue
+            cursor += gap
             # Bottom-aligned on a sloping baseline, with a little wobble.
             baseline = slope * cursor + wobble
             placed.append(PlacedDigit(glyph.label, glyph.alpha, round(cursor),
@@ -138,6 +150,28 @@ def _place_line(written: list, slope: float) -> tuple[list[PlacedNumber], float]
             cursor = round(cursor) + w
         numbers.append(PlacedNumber(tuple(placed)))
     return numbers, cursor
+
+
+def _contact_x(left: PlacedDigit, alpha: np.ndarray, y: int, overlap_px: int) -> float | None:
+    """The x at which a glyph at row `y` touches `left`'s ink, reaching `overlap_px` into it.
+
+    None when the two share no inked row.
+    """
+    from reader.scenes.glyphs import INK_ALPHA
+
+    left_ink = left.alpha > INK_ALPHA
+    new_ink = alpha > INK_ALPHA
+    top, bottom = max(left.y, y), min(left.y + left_ink.shape[0], y + new_ink.shape[0])
+    best = None
+    for row in range(top, bottom):
+        a, b = left_ink[row - left.y], new_ink[row - y]
+        if not a.any() or not b.any():
+            continue
+        right_of_left = left.x + int(np.flatnonzero(a)[-1])
+        left_of_new = int(np.flatnonzero(b)[0])
+        x = right_of_left + 1 - overlap_px - left_of_new  # adjacent columns touch (8-connected)
+        best = x if best is None else max(best, x)
+    return None if best is None else float(best)
 
 
 def _stack_lines(rng: np.random.Generator, lines: list[list[PlacedNumber]],

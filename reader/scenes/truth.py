@@ -6,13 +6,13 @@ is where the glyph's coverage exceeds INK_ALPHA; the faint anti-aliased fringe b
 not counted. Blur (focus, motion) is applied after geometry and is not in the boxes.
 
 The JSON beside each scene (boxes are integer [x, y, w, h] pixels of the written image):
-    still: {"kind": "image", "width": W, "height": H,
+    still: {"kind": "image", "width": W, "height": H, "tags": ["desk"],
             "numbers": [{"text": "307", "box": [x, y, w, h],
                          "digits": [{"label": 3, "box": [x, y, w, h]}, ...]}, ...]}
-    video: {"kind": "video", "width": W, "height": H, "fps": 30,
+    video: {"kind": "video", "width": W, "height": H, "fps": 30, "tags": ["plain"],
             "frames": [{"numbers": [...as above...]}, ...one per frame...]}
-A number's text is its digits' labels left to right and its box the union of theirs. Numbers
-are listed in the order they were written (a block's lines top to bottom, each left to right;
+"tags" names the scene's family (reader/scenes/clutter.py). A number's text is its digits'
+labels left to right and its box the union of theirs. Numbers are listed in the order they were written (a block's lines top to bottom, each left to right;
 a video page holds several blocks), so match them by box, not by list position.
 """
 
@@ -135,13 +135,19 @@ def xyxy_to_xywh(box: tuple[int, int, int, int] | np.ndarray) -> list[int]:
     return [x0, y0, x1 - x0 + 1, y1 - y0 + 1]
 
 
-def boxes_overlap(boxes_xyxy: np.ndarray, margin_px: int = 1) -> bool:
-    """True if any two inclusive boxes come within `margin_px` of each other."""
+def boxes_overlap(boxes_xyxy: np.ndarray, margin_px: int = 1,
+                  groups: np.ndarray | None = None) -> bool:
+    """True if any two inclusive boxes come within `margin_px` of each other.
+
+    With `groups` (one id per box), boxes of the same group may overlap.
+    """
     b = boxes_xyxy.astype(np.int64)
     x_apart = (b[:, None, 0] > b[None, :, 2] + margin_px) | (b[None, :, 0] > b[:, None, 2] + margin_px)
     y_apart = (b[:, None, 1] > b[None, :, 3] + margin_px) | (b[None, :, 1] > b[:, None, 3] + margin_px)
     close = ~(x_apart | y_apart)
     np.fill_diagonal(close, False)
+    if groups is not None:
+        close &= groups[:, None] != groups[None, :]
     return bool(close.any())
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,7 +11,7 @@ import cv2
 import numpy as np
 
 from reader.errors import RuntimeFailure
-from reader.scenes import camera, paper
+from reader.scenes import camera, clutter, paper
 from reader.scenes.glyphs import GlyphBank, mnist_test_glyphs
 from reader.scenes.layout import BlockSpec, PlacedNumber, lay_out_block
 from reader.scenes.still import HEIGHT_RANGE_PX, sample_stroke
@@ -31,6 +32,12 @@ class VideoOptions:
     focus_blur_range: tuple[float, float] = (0.3, 0.9)   # Gaussian sigma, pixels
     flicker: float = 0.03                                # brightness swing, fraction
     zoom_range: tuple[float, float] = (0.9, 1.25)
+    family: str = "plain"   # one of clutter.FAMILIES; written to the truth's "tags"
+
+
+# The "blur" family: a long exposure and a shaking hand (and a deep shadow, see make_video).
+BLUR_EXPOSURE_RANGE = (0.85, 1.0)
+BLUR_SHAKE_PX_RANGE = (6.0, 12.0)
 
 
 def make_video(path: str | Path, rng: np.random.Generator, glyphs: GlyphBank, n_frames: int,
@@ -42,6 +49,12 @@ def make_video(path: str | Path, rng: np.random.Generator, glyphs: GlyphBank, n_
     are at the middle of the frame's exposure (motion blur smears ink around them).
     """
     path = Path(path)
+    family = options.family
+    if family not in clutter.FAMILIES:
+        raise ValueError(f"unknown scene family {family!r}; one of {', '.join(clutter.FAMILIES)}")
+    if family == "blur":
+        options = dataclasses.replace(options, exposure_range=BLUR_EXPOSURE_RANGE,
+                                      shake_px_range=BLUR_SHAKE_PX_RANGE)
     frame_size = (width, height)
     duration_s = n_frames / fps
     exposure_s = float(rng.uniform(*options.exposure_range)) / fps
@@ -56,13 +69,30 @@ def make_video(path: str | Path, rng: np.random.Generator, glyphs: GlyphBank, n_
     page_w, page_h = (np.ceil(quads.max(axis=0)) + 8 - origin).astype(int)
     path_ = path_.moved(-origin[0], -origin[1])
 
-    numbers = _fill_page(rng, glyphs, int(page_w), int(page_h), path_.zoom, frame_size)
+    sheet = None
+    area = (0.0, 0.0, float(page_w), float(page_h))
+    if family == "desk":
+        sheet = clutter.sheet_quad(rng, (int(page_w), int(page_h)), (8.0, 8.0, page_w - 8.0,
+                                                                      page_h - 8.0))
+        area = clutter.quad_inner_rect(sheet, 0.03 * width / path_.zoom)
+        area = (max(0.0, area[0]), max(0.0, area[1]), min(float(page_w), area[2]),
+                min(float(page_h), area[3]))
+    numbers = _fill_page(rng, glyphs, area, path_.zoom, frame_size, family)
     page = paper.make_paper(rng, int(page_h), int(page_w), paper.sample_paper_style(rng))
-    paper.draw_ink(rng, page, numbers, paper.sample_ink_style(rng))
+    ink = clutter.faint_ink(rng) if family == "faint" else paper.sample_ink_style(rng)
+    paper.draw_ink(rng, page, numbers, ink)
+    if family == "printed":
+        count = int(page_w * page_h / (width * height) * rng.uniform(4, 8) * path_.zoom ** 2)
+        clutter.draw_printed_text(rng, page, numbers, (0.0, 0.0, float(page_w), float(page_h)),
+                                  max(3, count))
+    if sheet is not None:
+        clutter.lay_sheet_on_desk(rng, page, sheet)
     page_u8 = camera.to_uint8(page)   # uint8 warps are several times faster than float32
     tracker = InkTracker(numbers)
 
     lighting = paper.sample_lighting(rng)
+    if family == "blur":
+        lighting = clutter.deep_shadow(lighting, rng)
     shadow_wave = camera.Wave.random(rng, (0.05, 0.3))
     flicker_wave = camera.Wave.random(rng, (0.5, 6.0))
     noise = camera.NoiseBank(rng, frame_size, float(rng.uniform(*options.noise_sigma_range)))
@@ -94,7 +124,7 @@ def make_video(path: str | Path, rng: np.random.Generator, glyphs: GlyphBank, n_
     if not tmp.is_file() or tmp.stat().st_size == 0:
         raise RuntimeFailure(f"{tmp}: the video writer produced no file; check free disk space")
     os.replace(tmp, path)
-    return {"kind": "video", "width": width, "height": height, "fps": fps,
+    return {"kind": "video", "width": width, "height": height, "fps": fps, "tags": [family],
             "frames": frames_truth}
 
 
@@ -114,25 +144,31 @@ def make_demo_clip(path: str | Path, seed: int = 0, seconds: float = 8.0, fps: i
                       height, fps, options)
 
 
-def _fill_page(rng: np.random.Generator, glyphs: GlyphBank, page_w: int, page_h: int,
-               zoom: float, frame_size: tuple[int, int]) -> list[PlacedNumber]:
-    """Write blocks of numbers in a grid of cells over the page, most cells used."""
+def _fill_page(rng: np.random.Generator, glyphs: GlyphBank,
+               area: tuple[float, float, float, float], zoom: float,
+               frame_size: tuple[int, int], family: str = "plain") -> list[PlacedNumber]:
+    """Write blocks of numbers in a grid of cells over `area` (x0, y0, x1, y1) of the page."""
     width, height = frame_size
-    stroke = sample_stroke(rng)
+    left, top = area[0], area[1]
+    page_w, page_h = area[2] - area[0], area[3] - area[1]
+    stroke = clutter.faint_stroke(rng) if family == "faint" else sample_stroke(rng)
     cell_w = width / zoom * rng.uniform(0.5, 0.75)
     cell_h = height / zoom * rng.uniform(0.4, 0.6)
     cols, rows = max(1, int(page_w // cell_w)), max(1, int(page_h // cell_h))
     cell_w, cell_h = page_w / cols, page_h / rows
     spec = BlockSpec(max_lines=3, height_range_px=(HEIGHT_RANGE_PX[0] * 1.1 / zoom,
-                                                   HEIGHT_RANGE_PX[1] * 0.9 / zoom))
+                                                   HEIGHT_RANGE_PX[1] * 0.9 / zoom),
+                     touching=0.8 if family == "touching" else 0.0)
     numbers: list[PlacedNumber] = []
     for row in range(rows):
         for col in range(cols):
-            if rng.random() > 0.8:
+            if rows * cols > 1 and rng.random() > 0.8:   # a one-cell page always has numbers
                 continue
             # Cells shrunk by 5% each side so blocks in neighbouring cells never touch.
-            rect = (int(col * cell_w + 0.05 * cell_w), int(row * cell_h + 0.05 * cell_h),
-                    int((col + 1) * cell_w - 0.05 * cell_w), int((row + 1) * cell_h - 0.05 * cell_h))
+            rect = (int(left + col * cell_w + 0.05 * cell_w),
+                    int(top + row * cell_h + 0.05 * cell_h),
+                    int(left + (col + 1) * cell_w - 0.05 * cell_w),
+                    int(top + (row + 1) * cell_h - 0.05 * cell_h))
             numbers += lay_out_block(rng, glyphs, rect, stroke, spec)
     return numbers
 
