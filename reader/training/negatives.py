@@ -36,6 +36,20 @@ HERSHEY_FONTS = (cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_PLAIN, cv2.FONT_HERS
                  cv2.FONT_HERSHEY_SCRIPT_SIMPLEX)
 # A proposal is a false alarm when at most this share of its box lies in truth digits' boxes.
 MAX_TRUTH_OVERLAP = 0.15
+# After normalisation a bare upright stroke (a printed l or I, a piece of the page edge) is
+# exactly what a handwritten 1 looks like: such patches are left out of the negatives, as the
+# network could only learn to doubt every 1. Ink narrower than this (px of 28) and at least
+# ONE_MIN_HEIGHT_PX tall counts as a bare stroke.
+ONE_MAX_WIDTH_PX = 7
+ONE_MIN_HEIGHT_PX = 15
+
+
+def looks_like_a_one(patches: np.ndarray) -> np.ndarray:
+    """Boolean per (N, 28, 28) patch: its ink is a bare upright stroke."""
+    ink = patches > 0.3
+    widths = ink.any(axis=1).sum(axis=1)
+    heights = ink.any(axis=2).sum(axis=1)
+    return (widths <= ONE_MAX_WIDTH_PX) & (heights >= ONE_MIN_HEIGHT_PX)
 
 
 def _blank(rng: np.random.Generator, low: int = 40, high: int = 90) -> np.ndarray:
@@ -292,16 +306,19 @@ def synthetic_negatives(count: int, seed: int, train_images: np.ndarray,
     ctx = {"images": train_images, "not_ones": train_images[train_labels != 1]}
     patches = np.zeros((count, 28, 28), np.float32)
     for i, k in enumerate(kinds):
-        for _ in range(5):  # a drawer can come out blank (a texture with no dark blob)
+        # A drawer can come out blank (a texture with no dark blob) or as a bare stroke.
+        for _ in range(8):
             ink = SYNTHETIC_KINDS[names[k]][0](rng, ctx)
             if ink.size and ink.max() > 0.2:
-                break
-        patches[i] = normalize_digit(ink)
+                patches[i] = normalize_digit(ink)
+                if not looks_like_a_one(patches[i:i + 1])[0]:
+                    break
     return patches, np.array(names)[kinds]
 
 
 def _default_scene_makers() -> list[Callable]:
     """Scene families to mine false alarms from: `(rng, glyphs) -> (BGR image, truth)`."""
+    from reader.scenes.clutter import FAMILIES
     from reader.scenes.still import SceneOptions, make_still
 
     def still(options):
@@ -310,7 +327,10 @@ def _default_scene_makers() -> list[Callable]:
             return scene.image, scene.truth
         return make
 
-    return [still(SceneOptions()), still(SceneOptions(ruled=True))]
+    # Every family, the harder ones (desk edges and grain, printed text, faint pens, blur
+    # under shadow, touching digits) twice as often: plain scenes seldom fool the reader.
+    families = [f for f in FAMILIES if f != "plain"] * 2 + ["plain"]
+    return [still(SceneOptions(family=f)) for f in families]
 
 
 def truth_digit_boxes(truth: dict) -> np.ndarray:
@@ -340,7 +360,8 @@ def scene_negatives(count: int, seed: int, glyphs, makers: list[Callable] | None
     """Up to `count` patches of boxes the reader proposes in scenes but that hold no digit.
 
     Scenes are drawn with `glyphs` (pass MNIST *training* digits) until `count` are found or
-    `max_scenes` (default 4 * count + 20) have been read; their families take turns.
+    `max_scenes` (default 4 * count + 20) have been read; their families take turns. Bare
+    upright strokes are left out (`looks_like_a_one`).
     """
     from reader.contours import find_digit_boxes
     from reader.pipeline import DEFAULT_MAX_CANDIDATES
@@ -361,7 +382,8 @@ def scene_negatives(count: int, seed: int, glyphs, makers: list[Callable] | None
         if not wrong.any():
             continue
         patches = make_patches(gray, mask, boxes[wrong])
-        patches = patches[patches.reshape(len(patches), -1).max(1) > 0]
+        patches = patches[(patches.reshape(len(patches), -1).max(1) > 0)
+                          & ~looks_like_a_one(patches)]
         found.append(patches[:count - total])
         total += len(found[-1])
     return np.concatenate(found) if found else np.zeros((0, 28, 28), np.float32)
@@ -381,7 +403,7 @@ def make_negatives(count: int, seed: int, train_images: np.ndarray, train_labels
     if wanted:
         glyphs = GlyphBank(train_images, train_labels)
         scenes = scene_negatives(wanted, seed, glyphs, makers,
-                                 max_scenes if max_scenes is not None else min(200, wanted))
+                                 max_scenes if max_scenes is not None else min(400, wanted))
     clutter, kinds = synthetic_negatives(count - len(scenes), seed, train_images,
                                          train_labels)
     counts = {"scene_false_alarm": len(scenes)}
