@@ -6,6 +6,8 @@ Usage:
   python scripts/train.py --arch seed --output models/seed
   python scripts/train.py --resume             # continue an interrupted run
   python scripts/train.py --strategy mirrored  # all local GPUs (or --logical-cpus 2 to try it)
+  python scripts/train.py --finetune --extra-data my-digits --output models/mine
+                                               # teach the shipped model your handwriting
 
 Writes <output>.keras (training artifact), <output>.tflite (what the reader loads),
 <output>.json (model card) and <output>-{curves,confusion,roc,mistakes}.png. Ctrl-C keeps a
@@ -27,6 +29,10 @@ from reader.errors import EXIT_RUNTIME, UserError
 from reader.training.mnist import load_mnist
 
 MIN_EXPORT_AGREEMENT = 0.9999
+FINETUNE_EPOCHS = 3
+FINETUNE_DIGITS = 20000
+FINETUNE_LR_FACTOR = 0.1
+MODEL_NAME_TO_ARCH = {"seed": "seed", "digitnet": "default"}  # keras.Model.name -> --arch
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -38,7 +44,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="folder with the four MNIST IDX files (default: ../shared/data/mnist,"
                         " else Keras' download)")
     p.add_argument("--output", default=None, metavar="STEM",
-                   help="output path without extension (default: models/digits, or models/seed)")
+                   help="output path without extension (default: models/digits, models/seed,"
+                        " or models/<model>-finetuned with --finetune)")
     p.add_argument("--epochs", type=int, help="default: 20 (default arch) or 12 (seed)")
     p.add_argument("--batch-size", type=int, help="default: 128")
     p.add_argument("--learning-rate", type=float,
@@ -51,6 +58,17 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--negatives", type=float, metavar="SHARE",
                    help="not-a-digit patches per training digit, learned as an 11th class"
                         " (default: 0.22 for the default arch, 0 for seed; 0 = 10 classes)")
+    p.add_argument("--extra-data", metavar="DIR",
+                   help="your own digits, DIR/0/*.png ... DIR/9/*.png (optionally"
+                        " DIR/not-a-digit/), mixed into training")
+    p.add_argument("--extra-share", type=float, default=0.1, metavar="SHARE",
+                   help="share of the training set the extra digits make up, by repetition"
+                        " (default: 0.1, so a few dozen digits count)")
+    p.add_argument("--finetune", nargs="?", const=str(REPO / "models" / "digits.keras"),
+                   metavar="MODEL",
+                   help="start from a trained .keras model (default: the shipped one) for a"
+                        " few minutes instead of the full run: 3 epochs on 20000 digits at a"
+                        " tenth of the learning rate unless told otherwise")
     p.add_argument("--seed", type=int, default=0,
                    help="random seed (runs are deterministic on CPU)")
     p.add_argument("--val-size", type=int, default=5000,
@@ -68,7 +86,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--verbose", action="store_true",
                    help="keep TensorFlow's own C++ log lines (hidden by default)")
     args = p.parse_args(argv)
+    if args.finetune:
+        args.epochs = args.epochs or FINETUNE_EPOCHS
+        args.limit = args.limit or FINETUNE_DIGITS
     name = "seed" if args.arch == "seed" else "digits"
+    if args.finetune:  # never overwrite the shipped model by default
+        name = Path(args.finetune).stem + "-finetuned"
     args.output = Path(args.output or REPO / "models" / name)
     args.checkpoint_dir = Path(args.checkpoint_dir or
                                args.output.parent / ".checkpoints" / args.output.name)
@@ -96,6 +119,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"MNIST: {len(mnist.x_train)} training, {len(mnist.x_test)} test digits from"
           f" {mnist.source}", flush=True)
     _check_writable(args.output.parent)
+    if args.extra_data and not Path(args.extra_data).is_dir():
+        raise UserError(f"{args.extra_data}: no such folder; --extra-data wants DIR/0/*.png"
+                        " ... DIR/9/*.png")
 
     import tensorflow as tf
 
@@ -109,20 +135,39 @@ def run(args: argparse.Namespace) -> int:
     from reader.training.data import make_splits
     from reader.training.fit import RunConfig, train
 
+    initial_weights, learning_rate, start = None, args.learning_rate, None
+    if args.finetune:
+        start = _load_start_model(Path(args.finetune))
+        initial_weights = start.get_weights()
+        # The network is the one being fine-tuned, whatever --arch says.
+        args.arch = MODEL_NAME_TO_ARCH.get(start.name, args.arch)
+        learning_rate = learning_rate or ARCHITECTURES[args.arch].learning_rate * \
+            FINETUNE_LR_FACTOR
     val_size = min(args.val_size, len(mnist.x_train) // 10) if args.limit else args.val_size
     reader_normalized = ARCHITECTURES[args.arch].reader_normalized \
         if args.reader_normalized is None else args.reader_normalized
     negatives = ARCHITECTURES[args.arch].negatives if args.negatives is None else args.negatives
+    if start is not None:  # the classes stay those of the model being fine-tuned
+        if start.output_shape[-1] == 10:
+            negatives = 0.0
+        elif negatives <= 0:
+            negatives = ARCHITECTURES["default"].negatives
+        print(f"fine-tuning {args.finetune} ({start.output_shape[-1]} classes)", flush=True)
     splits = make_splits(mnist, val_size, args.seed, args.limit, reader_normalized, negatives)
+    extra = {}
+    if args.extra_data:
+        splits, extra = _with_extra_data(splits, Path(args.extra_data), args.extra_share)
     if splits.negatives:
         print(f"not-a-digit: {sum(splits.negatives.values())} patches ("
               + ", ".join(f"{k} {v}" for k, v in splits.negatives.items()) + ")", flush=True)
 
     # --- Train ---
     config = RunConfig(arch=args.arch, epochs=args.epochs, batch_size=args.batch_size,
-                       learning_rate=args.learning_rate, augment=args.augment, seed=args.seed,
+                       learning_rate=learning_rate, augment=args.augment, seed=args.seed,
                        strategy=args.strategy, checkpoint_dir=args.checkpoint_dir,
-                       resume=args.resume, verbose=0 if args.quiet else 1)
+                       resume=args.resume, verbose=0 if args.quiet else 1,
+                       initial_weights=initial_weights,
+                       warmup_epochs=0.0 if args.finetune else None)
     resolved = config.resolved()
     print(f"training {args.arch}: {len(splits.x_train)} patches ({splits.num_classes} classes),"
           f" {resolved.epochs} epochs,"
@@ -221,7 +266,7 @@ def run(args: argparse.Namespace) -> int:
                      "finished": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
                      "command": "python scripts/train.py " + " ".join(sys.argv[1:])},
         "data": {"source": mnist.source, "sha256": mnist.sha256,
-                 "reader_normalized": reader_normalized},
+                 "reader_normalized": reader_normalized, **extra},
         "history": result.history,
         "test": {"accuracy_pct": round(test_accuracy, 2), "errors": int((~correct).sum()),
                  "per_class_accuracy_pct": per_class,
@@ -247,6 +292,38 @@ def run(args: argparse.Namespace) -> int:
     lines.append(f"machine: {reports.machine_description()}")
     print("\n== summary ==\n" + "\n".join(lines), flush=True)
     return 0
+
+
+def _load_start_model(path: Path):
+    import keras
+
+    if not path.is_file() or path.suffix != ".keras":
+        raise UserError(f"{path}: --finetune needs a .keras model (scripts/train.py writes one"
+                        " beside the .tflite)")
+    try:
+        return keras.saving.load_model(path, compile=False)
+    except (ValueError, OSError) as exc:
+        raise UserError(f"{path}: cannot load this model ({str(exc).splitlines()[0]})"
+                        ) from None
+
+
+def _with_extra_data(splits, folder: Path, share: float):
+    """The splits with the user's digits added to training, repeated to make up `share`."""
+    import dataclasses
+
+    import numpy as np
+
+    from reader.training.extra import load_extra_digits, repeats_for
+
+    patches, labels, counts = load_extra_digits(folder, splits.num_classes)
+    repeats = repeats_for(len(patches), len(splits.x_train), share)
+    print(f"extra data: {len(patches)} images from {folder} ("
+          + ", ".join(f"{k}: {v}" for k, v in counts.items()) + f"), each used {repeats}x",
+          flush=True)
+    x_train = np.concatenate([splits.x_train, np.repeat(patches[..., None], repeats, axis=0)])
+    y_train = np.concatenate([splits.y_train, np.repeat(labels, repeats)])
+    return (dataclasses.replace(splits, x_train=x_train, y_train=y_train),
+            {"extra_data": {"folder": str(folder), "images": counts, "repeats": repeats}})
 
 
 def _check_writable(folder: Path) -> None:

@@ -46,6 +46,7 @@ class RunConfig:
     resume: bool = False
     verbose: int = 1                      # 1: Keras' live bar on a terminal; 0: epoch lines only
     initial_weights: list | None = None   # start from these weights (fine-tuning)
+    warmup_epochs: float | None = None
 
     def resolved(self) -> RunConfig:
         """A copy with the architecture's preset filled in where the user said nothing."""
@@ -57,7 +58,9 @@ class RunConfig:
             learning_rate=self.learning_rate or preset.learning_rate,
             augment=preset.augment if self.augment is None else self.augment,
             seed=self.seed, strategy=self.strategy, checkpoint_dir=Path(self.checkpoint_dir),
-            resume=self.resume, verbose=self.verbose, initial_weights=self.initial_weights)
+            resume=self.resume, verbose=self.verbose, initial_weights=self.initial_weights,
+            warmup_epochs=preset.warmup_epochs if self.warmup_epochs is None
+            else self.warmup_epochs)
 
 
 @dataclass
@@ -82,7 +85,8 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
     return tf.distribute.get_strategy()
 
 
-def _optimizer(preset, learning_rate: float, total_steps: int, steps_per_epoch: int):
+def _optimizer(preset, learning_rate: float, total_steps: int, steps_per_epoch: int,
+               warmup_epochs: float = 0.0):
     if preset.optimizer == "adadelta":
         return keras.optimizers.Adadelta(learning_rate=learning_rate, rho=0.95, epsilon=1e-7)
     if preset.optimizer == "adam":
@@ -90,7 +94,7 @@ def _optimizer(preset, learning_rate: float, total_steps: int, steps_per_epoch: 
         schedule = keras.optimizers.schedules.CosineDecay(learning_rate, total_steps, alpha=0.01)
         return keras.optimizers.Adam(schedule)
     # AdamW: a linear warmup (Adam's first steps are noisy), then cosine decay to 1 % of peak.
-    warmup = min(int(preset.warmup_epochs * steps_per_epoch), total_steps // 4)
+    warmup = min(int(warmup_epochs * steps_per_epoch), total_steps // 4)
     schedule = keras.optimizers.schedules.CosineDecay(
         0.0 if warmup else learning_rate, max(1, total_steps - warmup), alpha=0.01,
         warmup_target=learning_rate if warmup else None, warmup_steps=warmup)
@@ -221,7 +225,8 @@ def train(splits: Splits, config: RunConfig) -> RunResult:
         loss = (SparseSmoothedCrossentropy(splits.num_classes, preset.label_smoothing)
                 if preset.label_smoothing else "sparse_categorical_crossentropy")
         model.compile(optimizer=_optimizer(preset, cfg.learning_rate,
-                                           cfg.epochs * steps_per_epoch, steps_per_epoch),
+                                           cfg.epochs * steps_per_epoch, steps_per_epoch,
+                                           cfg.warmup_epochs),
                       loss=loss, metrics=["accuracy"])
 
     # Another stretch of the same augmented stream as training (so the statistics describe
