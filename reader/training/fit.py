@@ -81,6 +81,7 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
         devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
         return tf.distribute.MirroredStrategy([d.name for d in devices])
     if name == "multiworker":
+        _patch_keras_multiworker_mean()
         return tf.distribute.MultiWorkerMirroredStrategy()
     return tf.distribute.get_strategy()
 
@@ -233,6 +234,8 @@ def train(splits: Splits, config: RunConfig) -> RunResult:
     # what the layers saw); deterministic, so every worker computes the same.
     settle_data = training_dataset(splits.x_train, splits.y_train, cfg.batch_size, cfg.seed + 1,
                                    cfg.augment, elastic=preset.elastic)
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        _build_without_reducing_a_batch(model, strategy, splits)
     callbacks = [
         _SettleBatchNorm(settle_data, min(BN_SETTLE_BATCHES, steps_per_epoch)),
         # Saves the model, optimizer and epoch after every epoch; restores them on --resume.
@@ -258,6 +261,43 @@ def train(splits: Splits, config: RunConfig) -> RunResult:
         recompute_batchnorm(model, settle_data, min(BN_RECOMPUTE_BATCHES, steps_per_epoch))
     return RunResult(model, history, time.perf_counter() - started, interrupted,
                      strategy.num_replicas_in_sync)
+
+
+def _patch_keras_multiworker_mean() -> None:
+    """Work around Keras 3 under MultiWorkerMirroredStrategy: each training step averages its
+    scalar loss and metrics across workers with `reduce("MEAN", v, axis=0)`, which TensorFlow
+    rejects for scalars ("Invalid reduction dimension 0 for input with 0 dimensions"). Average
+    them with no axis instead; everything else (gradients, predict's gather) is untouched."""
+    from keras.src.backend.tensorflow import trainer as tf_trainer
+
+    original = tf_trainer.reduce_per_replica
+    if getattr(original, "patched_for_multiworker", False):
+        return
+
+    def reduce_per_replica(values, strategy, reduction):
+        if reduction in ("auto", "mean") and isinstance(
+                strategy, tf.distribute.MultiWorkerMirroredStrategy):
+            return tf.nest.map_structure(
+                lambda v: strategy.reduce("MEAN", v, axis=None)
+                if isinstance(v, tf.distribute.DistributedValues) else v, values)
+        return original(values, strategy, reduction)
+
+    reduce_per_replica.patched_for_multiworker = True
+    tf_trainer.reduce_per_replica = reduce_per_replica
+
+
+def _build_without_reducing_a_batch(model: keras.Model, strategy, splits: Splits) -> None:
+    """Work around Keras 3 under MultiWorkerMirroredStrategy: before its first step, `fit`
+    averages a distributed input batch across workers only to learn its shapes, and the
+    collective reduce rejects the (images, labels) pair ("Attempt to convert a value
+    (PerReplica...)"). Build the loss and metrics from a local batch instead."""
+    batch = (tf.constant(splits.x_train[:2]), tf.constant(splits.y_train[:2]))
+
+    def build(iterator=None, data_batch=None):
+        with strategy.scope():
+            model._symbolic_build(data_batch=batch)
+
+    model._maybe_symbolic_build = build
 
 
 def _load_json(path: Path) -> dict:
