@@ -94,10 +94,27 @@ def styled_set(images: np.ndarray, labels: np.ndarray, per_class: int, seed: int
             labels[picked])
 
 
-def accuracy(model_path: Path, images: np.ndarray, labels: np.ndarray) -> float:
-    """Digit-class accuracy (%) of the runtime model on reader-normalised images."""
+def accuracy(model_path: Path, images: np.ndarray, labels: np.ndarray,
+             only: int | None = None) -> float:
+    """Digit-class accuracy (%) of the runtime model on reader-normalised images (of one
+    class with `only`)."""
+    if only is not None:
+        images, labels = images[labels == only], labels[labels == only]
     probs = DigitClassifier(model_path).predict(as_network_input(images, True))
     return float((probs[:, :10].argmax(1) == labels).mean() * 100)
+
+
+def figures(model_path: Path, held_x, held_y, mnist) -> dict:
+    """Style accuracy overall and on the restyled classes, and MNIST test accuracy."""
+    return {"style_pct": accuracy(model_path, held_x, held_y),
+            **{f"style_{d}s_pct": accuracy(model_path, held_x, held_y, d) for d in (1, 4, 7)},
+            "mnist_test_pct": accuracy(model_path, mnist.x_test, mnist.y_test)}
+
+
+def _describe(f: dict) -> str:
+    return (f"style {f['style_pct']:.2f} % (1s {f['style_1s_pct']:.1f}, 4s"
+            f" {f['style_4s_pct']:.1f}, 7s {f['style_7s_pct']:.1f}), MNIST test"
+            f" {f['mnist_test_pct']:.2f} %")
 
 
 def main(argv=None) -> int:
@@ -116,11 +133,8 @@ def main(argv=None) -> int:
     teach_x, teach_y = styled_set(mnist.x_train, mnist.y_train, args.per_class, args.seed)
     held_x, held_y = styled_set(mnist.x_test, mnist.y_test, args.held_out, args.seed + 1)
 
-    before = {"style_pct": accuracy(start.with_suffix(".tflite"), held_x, held_y),
-              "mnist_test_pct": accuracy(start.with_suffix(".tflite"), mnist.x_test,
-                                         mnist.y_test)}
-    print(f"before: style {before['style_pct']:.2f} %, MNIST test"
-          f" {before['mnist_test_pct']:.2f} %", flush=True)
+    before = figures(start.with_suffix(".tflite"), held_x, held_y, mnist)
+    print(f"before: {_describe(before)}", flush=True)
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "style"
@@ -137,11 +151,8 @@ def main(argv=None) -> int:
             print(proc.stderr[-2000:], file=sys.stderr)
             return proc.returncode
         seconds = time.perf_counter() - started
-        after = {"style_pct": accuracy(out.with_suffix(".tflite"), held_x, held_y),
-                 "mnist_test_pct": accuracy(out.with_suffix(".tflite"), mnist.x_test,
-                                            mnist.y_test)}
-    print(f"after:  style {after['style_pct']:.2f} %, MNIST test"
-          f" {after['mnist_test_pct']:.2f} %  (fine-tuning took {seconds:.0f} s)")
+        after = figures(out.with_suffix(".tflite"), held_x, held_y, mnist)
+    print(f"after:  {_describe(after)}  (fine-tuning took {seconds:.0f} s)")
     report = {"model": str(start), "per_class": args.per_class, "held_out_per_class":
               args.held_out, "before": before, "after": after, "finetune_seconds":
               round(seconds), "command": " ".join(["python scripts/handwriting_experiment.py",
