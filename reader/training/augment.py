@@ -19,6 +19,12 @@ MAX_SHIFT_PX = 2.0
 P_THICKER, P_THINNER = 0.2, 0.15
 P_BLUR, P_NOISE = 0.25, 0.3
 NOISE_STD_MAX = 0.08
+# Elastic distortion (Simard, Steinkraus & Platt 2003): a random displacement field smoothed
+# by a Gaussian of ELASTIC_SIGMA px and scaled by ELASTIC_ALPHA (about 1.5 px typical
+# displacement), on this share of the images.
+P_ELASTIC = 0.5
+ELASTIC_SIGMA = 4.0
+ELASTIC_ALPHA = 34.0
 
 
 def _affine_transforms(seed: tf.Tensor, n: tf.Tensor) -> tf.Tensor:
@@ -50,7 +56,41 @@ def _gaussian_blur(images: tf.Tensor, sigma: float = 0.8) -> tf.Tensor:
     return tf.nn.conv2d(images, kernel, strides=1, padding="SAME")
 
 
-def augment_batch(images: tf.Tensor, batch_index: tf.Tensor, seed: int) -> tf.Tensor:
+def _elastic(images: tf.Tensor, key: tf.Tensor) -> tf.Tensor:
+    """Warp each image by its own smooth random displacement field (bilinear sampling)."""
+    n = tf.shape(images)[0]
+    size = 28
+    radius = int(2 * ELASTIC_SIGMA)
+    taps = tf.range(-radius, radius + 1, dtype=tf.float32)
+    kernel = tf.exp(-(taps ** 2) / (2 * ELASTIC_SIGMA ** 2))
+    kernel /= tf.reduce_sum(kernel)
+    field = tf.random.stateless_uniform([n, size, size, 2], seed=key + 20, minval=-1.0,
+                                        maxval=1.0)
+    # Separable blur of both displacement channels (depthwise: x and y stay apart).
+    k_row = tf.tile(tf.reshape(kernel, [1, -1, 1, 1]), [1, 1, 2, 1])
+    k_col = tf.tile(tf.reshape(kernel, [-1, 1, 1, 1]), [1, 1, 2, 1])
+    field = tf.nn.depthwise_conv2d(field, k_row, [1, 1, 1, 1], "SAME")
+    field = tf.nn.depthwise_conv2d(field, k_col, [1, 1, 1, 1], "SAME") * ELASTIC_ALPHA
+    grid_y, grid_x = tf.meshgrid(tf.range(size, dtype=tf.float32),
+                                 tf.range(size, dtype=tf.float32), indexing="ij")
+    src_x = tf.clip_by_value(grid_x[None] + field[..., 0], 0.0, size - 1.0)
+    src_y = tf.clip_by_value(grid_y[None] + field[..., 1], 0.0, size - 1.0)
+    x0, y0 = tf.floor(src_x), tf.floor(src_y)
+    fx, fy = (src_x - x0)[..., None], (src_y - y0)[..., None]
+    x0, y0 = tf.cast(x0, tf.int32), tf.cast(y0, tf.int32)
+    x1, y1 = tf.minimum(x0 + 1, size - 1), tf.minimum(y0 + 1, size - 1)
+    batch = tf.broadcast_to(tf.range(n)[:, None, None], tf.shape(x0))
+
+    def at(y, x):
+        return tf.gather_nd(images, tf.stack([batch, y, x], axis=-1))
+
+    top = at(y0, x0) * (1 - fx) + at(y0, x1) * fx
+    bottom = at(y1, x0) * (1 - fx) + at(y1, x1) * fx
+    return top * (1 - fy) + bottom * fy
+
+
+def augment_batch(images: tf.Tensor, batch_index: tf.Tensor, seed: int,
+                  elastic: bool = False) -> tf.Tensor:
     """Randomly distort a batch (N, 28, 28, 1) float32 in [0, 1]."""
     key = tf.stack([tf.constant(seed, tf.int64), tf.cast(batch_index, tf.int64)])
     key = tf.cast(key, tf.int32)
@@ -62,6 +102,9 @@ def augment_batch(images: tf.Tensor, batch_index: tf.Tensor, seed: int) -> tf.Te
     def chosen(i, p):  # per-image coin flips, broadcastable over the image
         flips = tf.random.stateless_uniform([n], seed=key + i) < p
         return tf.reshape(flips, [n, 1, 1, 1])
+
+    if elastic:
+        images = tf.where(chosen(16, P_ELASTIC), _elastic(images, key), images)
 
     # Stroke thickness: grey-level dilation (max filter) or erosion (min filter).
     thicker = tf.nn.max_pool2d(images, 2, 1, "SAME")
