@@ -25,19 +25,25 @@ VIDEO_FRAMES_RANGE = (150, 300)
 def generate_scenes(out_dir: Path, images: int, videos: int, seed: int,
                     video_frames: int | None = None, width: int = 640, height: int = 480,
                     progress: Callable[[str], None] = lambda message: None,
-                    data_dir: Path | None = None) -> None:
+                    data_dir: Path | None = None, families: tuple[str, ...] | None = None
+                    ) -> None:
     """Write `images` stills and `videos` clips with their truth into `out_dir`, as
-    `scripts/make_scenes.py --seed SEED` does (same files for the same seed and index)."""
+    `scripts/make_scenes.py --seed SEED` does (same files for the same seed and index): scene
+    families taken in turn, every family of `reader.scenes.clutter` unless `families` says."""
+    from reader.scenes.clutter import FAMILIES
     from reader.scenes.glyphs import mnist_test_glyphs
-    from reader.scenes.still import make_still, save_still
+    from reader.scenes.still import SceneOptions, make_still, save_still
     from reader.scenes.truth import write_json_atomic
-    from reader.scenes.video import make_video
+    from reader.scenes.video import VideoOptions, make_video
+
+    families = tuple(families or FAMILIES)
 
     out_dir.mkdir(parents=True, exist_ok=True)
     glyphs = mnist_test_glyphs(data_dir)
     for index in range(images):
         rng = np.random.default_rng([seed, STILL_STREAM, index])
-        save_still(make_still(rng, glyphs, width, height), out_dir, f"img_{index:04d}")
+        options = SceneOptions(family=families[index % len(families)])
+        save_still(make_still(rng, glyphs, width, height, options), out_dir, f"img_{index:04d}")
     if images:
         progress(f"generated {images} images (seed {seed})")
     low, high = (video_frames, video_frames) if video_frames else VIDEO_FRAMES_RANGE
@@ -45,8 +51,10 @@ def generate_scenes(out_dir: Path, images: int, videos: int, seed: int,
         rng = np.random.default_rng([seed, VIDEO_STREAM, index])
         frames = int(rng.integers(low, high + 1))
         video_path = out_dir / f"vid_{index:03d}.mp4"
+        options = VideoOptions(family=families[index % len(families)])
         write_json_atomic(video_path.with_suffix(".json"),
-                          make_video(video_path, rng, glyphs, frames, width, height))
+                          make_video(video_path, rng, glyphs, frames, width, height,
+                                     options=options))
         progress(f"generated video {index + 1}/{videos} ({frames} frames, seed {seed})")
 
 
