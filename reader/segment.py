@@ -196,6 +196,8 @@ def read_boxes(gray: np.ndarray, mask: np.ndarray, boxes: np.ndarray, classifier
             for b in range(a + 1, min(a + CUT_MAX_SPAN, len(ends) - 1) + 1):
                 if (a, b) == (0, len(ends) - 1):
                     continue   # the whole box, read already
+                if len(segments) >= MAX_PROPOSALS:
+                    break      # a hard cap: a frame's second call stays small
                 piece = _ink_box(mask, x + ends[a] + 1, y, x + ends[b], y + h)
                 if piece is None or piece[2] > PIECE_MAX_WIDTH_PER_HEIGHT * h:
                     continue
