@@ -16,6 +16,7 @@ from reader.detections import FrameResult, Number
 from reader.errors import EXIT_OK, UserError
 from reader.overlay import debug_view, draw_banner, draw_help, draw_hud, draw_overlay
 from reader.pipeline import Reader
+from reader.progress import ProgressBar
 from reader.sinks import (
     CsvSink,
     ImageFolderSink,
@@ -36,7 +37,6 @@ SENSITIVITY_STEP = 0.1
 FPS_SMOOTHING = 0.9  # weight of the past in the shown frames-per-second
 POLL_MS = 30  # how often a paused or still view looks for keys
 STATUS_SHOWN_S = 3.0  # how long "saved ..." stays on the HUD
-PROGRESS_EVERY_S = 0.25
 
 
 class _Controls:
@@ -121,7 +121,7 @@ class _Session:
         self.texts_seen: set[str] = set()
         self.last_text: str | None = None
         self.fps, self.last_tick = 0.0, time.perf_counter()
-        self.progress = _Progress(getattr(self.source, "frame_count", None)) \
+        self.progress = ProgressBar(getattr(self.source, "frame_count", None)) \
             if not show and not self.still and sys.stderr.isatty() else None
         # The frame on screen: its picture before drawing (the debug view's input; one buffer,
         # reused), with the overlay (no HUD: that is what files and snapshots get), its result.
@@ -388,40 +388,3 @@ def _count_photos(folder: str) -> int | None:
                    and cv2.haveImageReader(str(path)))
     except OSError:
         return None
-
-
-class _Progress:
-    """A one-line progress bar on stderr (only used when stderr is a terminal)."""
-
-    WIDTH = 30
-
-    def __init__(self, total: int | None) -> None:
-        self.total, self.started, self.last = total, time.monotonic(), 0.0
-        self.shown = False
-
-    def update(self, count: int) -> None:
-        now = time.monotonic()
-        if now - self.last < PROGRESS_EVERY_S:
-            return
-        self.last = now
-        elapsed = now - self.started
-        if self.total:
-            share = min(1.0, count / self.total)
-            filled = round(share * self.WIDTH)
-            eta = elapsed / share - elapsed if share else 0.0
-            line = (f"[{'#' * filled}{'.' * (self.WIDTH - filled)}] {share:4.0%} "
-                    f"{count}/{self.total} frames, {elapsed:.0f} s, {eta:.0f} s left")
-        else:
-            line = f"{count} frames, {elapsed:.0f} s"
-        sys.stderr.write(f"\r{line}\x1b[K")
-        sys.stderr.flush()
-        self.shown = True
-
-    def clear(self) -> None:
-        if self.shown:
-            sys.stderr.write("\r\x1b[K")
-            sys.stderr.flush()
-            self.shown = False
-
-    def done(self) -> None:
-        self.clear()
