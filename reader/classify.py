@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import importlib.resources
 import os
-import sys
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
 from reader.errors import UserError
+from reader.native import native_stderr_silenced
 
 
 def _default_model() -> Path:
@@ -87,32 +86,13 @@ def _load_interpreter(path: Path, num_threads: int):
     from ai_edge_litert.interpreter import Interpreter  # deferred: keeps `--help` instant
 
     try:
-        with _native_stderr_silenced():  # LiteRT prints an INFO banner from C++ on load
+        with native_stderr_silenced():  # LiteRT prints an INFO banner from C++ on load
             interpreter = Interpreter(model_path=str(path), num_threads=num_threads)
             interpreter.allocate_tensors()
     except (ValueError, RuntimeError) as exc:
         raise UserError(f"{path}: not a readable LiteRT model ({str(exc).splitlines()[0]})"
                         ) from None
     return interpreter
-
-
-@contextmanager
-def _native_stderr_silenced():
-    """Point file descriptor 2 at /dev/null for the block (Python's sys.stderr is untouched)."""
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError):  # no real stderr (embedded, pythonw): nothing to silence
-        yield
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
 
 
 def _check_is_digit_model(path: Path, input_detail: dict, interpreter) -> int:

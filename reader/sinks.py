@@ -31,6 +31,8 @@ import numpy as np
 
 from reader.atomic import write_bytes_atomically
 from reader.errors import RuntimeFailure, UserError
+from reader.frames import to_bgr8
+from reader.native import native_stderr_silenced
 
 if TYPE_CHECKING:
     from typing import Self  # 3.11+; annotations are not evaluated at run time
@@ -113,35 +115,6 @@ def check_video_suffix(path: str | os.PathLike) -> None:
         raise UserError(f"{path}: cannot write {path.suffix} video; use .mp4 or .avi")
 
 
-@contextlib.contextmanager
-def _stderr_silenced():
-    """Send file descriptor 2 to /dev/null for the block (native libraries print there)."""
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError):
-        yield
-        return
-    try:
-        with open(os.devnull, "wb") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
-def _as_bgr8(frame: np.ndarray) -> np.ndarray:
-    """Writers need 3-channel uint8; overlays normally already are."""
-    if frame.dtype != np.uint8:
-        frame = np.clip(frame, 0, 255).astype(np.uint8)
-    if frame.ndim == 2:
-        return cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
-    if frame.shape[2] == 4:
-        return cv2.cvtColor(frame, cv2.COLOR_BGRA2BGR)
-    return frame
-
-
 def _write_bytes_atomically(path: Path, data: bytes) -> None:
     """Write `data` whole or not at all (reader.atomic); a failure is one line naming the file."""
     try:
@@ -153,7 +126,7 @@ def _write_bytes_atomically(path: Path, data: bytes) -> None:
 def write_image_atomically(path: str | os.PathLike, image: np.ndarray) -> Path:
     """Encode `image` by the path's extension and write it atomically; returns the path."""
     path = Path(path)
-    ok, encoded = cv2.imencode(path.suffix or ".png", _as_bgr8(image))
+    ok, encoded = cv2.imencode(path.suffix or ".png", to_bgr8(image))
     if not ok:
         raise RuntimeFailure(f"{path}: cannot encode the image as {path.suffix}")
     _write_bytes_atomically(path, encoded.tobytes())
@@ -192,7 +165,7 @@ class VideoSink:
     def _open(self, size: tuple[int, int]) -> None:
         writer = None
         if self._try_h264:
-            with _stderr_silenced():  # FFmpeg prints its encoder search when H.264 is missing
+            with native_stderr_silenced():  # FFmpeg prints its encoder search when H.264 is missing
                 writer = cv2.VideoWriter(str(self._partial_path),
                                          cv2.VideoWriter_fourcc(*H264_FOURCC), self.fps, size)
             if writer.isOpened():
@@ -214,7 +187,7 @@ class VideoSink:
 
     def write(self, frame_bgr: np.ndarray) -> None:
         """Append one frame (BGR uint8; gray or BGRA are converted)."""
-        frame = _as_bgr8(frame_bgr)
+        frame = to_bgr8(frame_bgr)
         height, width = frame.shape[:2]
         if self._writer is None:
             self._open(self.size or (width, height))
