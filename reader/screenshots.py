@@ -191,7 +191,8 @@ def frame_area(window_bgr: np.ndarray) -> np.ndarray:
     return window_bgr[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
 
 
-def large_scene_photo(path: Path, width: int = 4000, height: int = 3000, seed: int = 5) -> Path:
+def large_scene_photo(path: Path, width: int = 4000, height: int = 3000, seed: int = 5,
+                      data_dir: Path | None = None) -> Path:
     """A generated phone-sized photo of handwritten numbers (MNIST test digits) at `path`:
     a 640x480 scene enlarged, so digits fill the page as in a photo taken close up."""
     import cv2
@@ -199,7 +200,7 @@ def large_scene_photo(path: Path, width: int = 4000, height: int = 3000, seed: i
     from reader.scenes.glyphs import mnist_test_glyphs
     from reader.scenes.still import SceneOptions, make_still
 
-    scene = make_still(np.random.default_rng(seed), mnist_test_glyphs(),
+    scene = make_still(np.random.default_rng(seed), mnist_test_glyphs(data_dir),
                        options=SceneOptions(jpeg=False, max_lines=4))
     cv2.imwrite(str(path), cv2.resize(scene.image, (width, height),
                                       interpolation=cv2.INTER_CUBIC))

@@ -140,7 +140,7 @@ class WrongLabels:
 
 @needs_model
 def test_evaluation_scores_the_reader_far_above_a_broken_reader(tmp_path):
-    generate_scenes(tmp_path, images=3, videos=0, seed=7)
+    generate_scenes(tmp_path, images=3, videos=0, seed=7, data_dir=MNIST_SAMPLE)
     images, _ = find_scenes(tmp_path)
     reader = build_peer("reader", PeerPaths(model=MODEL))
     good = evaluate([Method(reader)], images, [], [], {"scenes": "", "photos": ""})
@@ -221,9 +221,10 @@ def test_rapidocr_lines_become_numbers_split_at_spaces_with_even_digit_boxes():
 def test_evaluation_generates_the_files_make_scenes_writes_for_a_seed(tmp_path):
     run = run_script(["scripts/make_scenes.py", "--out", str(tmp_path / "script"), "--images",
                       "1", "--videos", "1", "--seed", "5", "--frames-min", "2", "--frames-max",
-                      "2"])
+                      "2", "--data", str(MNIST_SAMPLE)])
     assert run.returncode == 0, run.stderr[-2000:]
-    generate_scenes(tmp_path / "package", images=1, videos=1, seed=5, video_frames=2)
+    generate_scenes(tmp_path / "package", images=1, videos=1, seed=5, video_frames=2,
+                    data_dir=MNIST_SAMPLE)
     written = sorted(p.name for p in (tmp_path / "script").iterdir())
     assert written == sorted(p.name for p in (tmp_path / "package").iterdir())
     for name in written:

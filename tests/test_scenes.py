@@ -351,7 +351,8 @@ def test_script_takes_families_in_turn_and_refuses_unknown_ones(tmp_path, capsys
     make_scenes = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(make_scenes)
     code = make_scenes.main(["--out", str(tmp_path), "--images", "3", "--videos", "0",
-                             "--width", "320", "--height", "240", "--families", "desk,touching"])
+                             "--width", "320", "--height", "240", "--families", "desk,touching",
+                             "--data", str(MNIST_SAMPLE)])
     assert code == 0
     tags = [json.loads(p.read_text())["tags"] for p in sorted(tmp_path.glob("img_*.json"))]
     assert tags == [["desk"], ["touching"], ["desk"]]

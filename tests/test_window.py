@@ -10,7 +10,7 @@ from contextlib import contextmanager
 import cv2
 import numpy as np
 import pytest
-from conftest import SHIPPED_MODEL
+from conftest import MNIST_SAMPLE, SHIPPED_MODEL
 
 from reader import screenshots
 from reader.screenshots import grab_window, press, start_reader, wait_for, wait_for_title
@@ -233,7 +233,7 @@ def labels_in(image_bgr: np.ndarray) -> list[tuple[int, int, int, int]]:
 @once_more_if_the_display_stalls
 def test_large_photo_labels_are_readable_when_shrunk_to_the_window(display, reader_in,
                                                                    tmp_path):
-    photo = screenshots.large_scene_photo(tmp_path / "phone.png")  # 4000x3000
+    photo = screenshots.large_scene_photo(tmp_path / "phone.png", data_dir=MNIST_SAMPLE)
     reader = reader_in(photo)
     wait_for_title(display, "phone.png", proc=reader)
     shown = grab_when(display, labels_in, "number labels on the screenshot")
