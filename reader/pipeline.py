@@ -63,15 +63,17 @@ class Reader:
         clock.lap("segment")
         labels = probs.argmax(axis=1)
         is_digit, probs = digit_probabilities(probs)  # drops what the network calls not-a-digit
-        confidences = probs.max(axis=1)
-        frame_boxes = _to_frame_pixels(boxes_xywh, scale, frame.shape[:2])
-        digits = [Digit(int(label), float(conf), box, row)
-                  for label, conf, box, row, keep
-                  in zip(labels, confidences, frame_boxes, probs, is_digit) if keep]
+        frame_boxes = _to_frame_pixels(boxes_xywh[is_digit], scale, frame.shape[:2])
+        probs = probs[is_digit]
         if self.tracker is not None:
             # The tracker sees every candidate: smoothing can lift a digit over the threshold.
-            digits = self.tracker.update(digits)
-        digits = [d for d in digits if d.confidence >= self.min_confidence]
+            frame_boxes, probs = self.tracker.track(frame_boxes, probs)
+        confidences = probs.max(axis=1)
+        shown = np.flatnonzero(confidences >= self.min_confidence)
+        # Digits are built once, for what is shown; everything before works on arrays.
+        digits = [Digit(int(label), float(conf), tuple(box), row) for label, conf, box, row
+                  in zip(probs[shown].argmax(axis=1).tolist(), confidences[shown].tolist(),
+                         frame_boxes[shown].tolist(), probs[shown])]
         clock.lap("tracking")
         numbers = group_numbers(digits)
         clock.lap("numbers")
@@ -126,15 +128,14 @@ class StageClock:
 
 
 def _to_frame_pixels(boxes_xywh: np.ndarray, scale: float, frame_hw: tuple[int, int]
-                     ) -> list[tuple[int, int, int, int]]:
-    """Boxes found on the (possibly shrunk) working image, in the input frame's pixels."""
+                     ) -> np.ndarray:
+    """(N, 4) int64 boxes found on the (possibly shrunk) working image, in the input frame's
+    pixels."""
+    boxes = np.asarray(boxes_xywh, np.int64).reshape(-1, 4)
     if scale >= 1.0:
-        return [tuple(int(v) for v in box) for box in boxes_xywh]
+        return boxes
     height, width = frame_hw
-    boxes = []
-    for x, y, w, h in boxes_xywh:
-        x0, y0 = int(x / scale), int(y / scale)
-        x1 = min(width, int(np.ceil((x + w) / scale)))
-        y1 = min(height, int(np.ceil((y + h) / scale)))
-        boxes.append((x0, y0, x1 - x0, y1 - y0))
-    return boxes
+    corners = boxes[:, :2] + boxes[:, 2:]
+    top_left = (boxes[:, :2] / scale).astype(np.int64)
+    bottom_right = np.minimum(np.ceil(corners / scale).astype(np.int64), [width, height])
+    return np.concatenate([top_left, bottom_right - top_left], axis=1)

@@ -165,6 +165,19 @@ def test_tracking_reader_is_repeatable_from_a_reset(glyph_images):
     assert [reader.read(f).digits for f in frames] == first
 
 
+def test_a_tracking_reader_on_a_still_large_frame_shows_what_one_read_finds(reader, glyph_images):
+    # Tracking works on the working image's boxes mapped to the frame: on a still 5 MP frame it
+    # must settle on the same digits, in the same frame-pixel boxes, as an untracked read.
+    frame = cv2.resize(paper_with_digits(glyph_images[:5], [(60 + 100 * i, 200, 70)
+                                                            for i in range(5)]),
+                       (2560, 1920), interpolation=cv2.INTER_NEAREST)
+    untracked = sorted((d.box, d.label) for d in reader.read(frame).digits)
+    tracking = Reader(track=True)
+    for _ in range(3):
+        tracked = sorted((d.box, d.label) for d in tracking.read(frame).digits)
+    assert len(untracked) == 5 and tracked == untracked
+
+
 def test_read_times_each_stage_and_the_stages_add_up_to_the_frame(reader, glyph_images):
     frame = paper_with_digits(glyph_images[:6], [(40 + 90 * i, 200, 60) for i in range(6)])
     result = reader.read(frame)
