@@ -115,23 +115,23 @@ class InkThresholder:
         gain = 1.0 - SENSITIVITY_GAIN * min(max(float(sensitivity), -1.0), 1.0)
         share = min(INK_SHARE * ink_darkness, MAX_DARKNESS) * gain
         # Relative to the paper the histogram sees rather than to the estimate, which sits
-        # slightly high where the closing picked up bright noise.
-        paper_seen = background.astype(np.float32) * np.float32(1.0 - paper_darkness)
-        contrast_limit = paper_seen * np.float32(1.0 - share)
+        # slightly high where the closing picked up bright noise. (uint8 arithmetic saturates,
+        # so no limit goes below 0.)
+        paper_seen = cv2.convertScaleAbs(background, alpha=1.0 - paper_darkness)
+        contrast_limit = cv2.convertScaleAbs(background,
+                                             alpha=(1.0 - paper_darkness) * (1.0 - share))
         # Between grid points the paper is interpolated, which is exact where light changes
         # smoothly but not next to a sharp step (the sheet's edge on a dark desk, wood grain):
         # ink must also stand out of the paper by the most its grid neighbourhood departs from
         # its local mean.
         mean = cv2.blur(background, (3, 3), borderType=cv2.BORDER_REPLICATE)
         unsure = cv2.dilate(cv2.absdiff(background, mean), self._neighbours,
-                            borderType=cv2.BORDER_REPLICATE).astype(np.float32)
-        strong, weak = (np.minimum(contrast_limit, paper_seen - unsure
-                                   - np.float32(sigmas * gain * noise_levels))
-                        for sigmas in (NOISE_SIGMAS, WEAK_NOISE_SIGMAS))
+                            borderType=cv2.BORDER_REPLICATE)
+        sure_paper = cv2.subtract(paper_seen, unsure)
         # The weak limit is never below the strong one, so strong ink is weak ink too.
-        # Clipped at 0 first: convertScaleAbs would turn a negative limit into a positive one.
-        return (cv2.convertScaleAbs(np.maximum(strong, 0.0)),
-                cv2.convertScaleAbs(np.maximum(weak, 0.0)))
+        return tuple(cv2.min(contrast_limit,
+                             cv2.subtract(sure_paper, (float(sigmas * gain * noise_levels),)))
+                     for sigmas in (NOISE_SIGMAS, WEAK_NOISE_SIGMAS))
 
     def __call__(self, gray: np.ndarray, sensitivity: float = 0.0) -> np.ndarray:
         """Ink mask of `gray` (uint8 0/255, same shape, 255 = ink)."""
@@ -147,7 +147,7 @@ class InkThresholder:
         # a uint8 resize and a compare (twice, and a dilation, when the limits differ).
         strong_limit = cv2.resize(strong_small, (width, height), interpolation=cv2.INTER_LINEAR)
         mask = cv2.compare(gray_smooth, strong_limit, cv2.CMP_LT)
-        if not np.array_equal(strong_small, weak_small):
+        if cv2.countNonZero(mask) and not np.array_equal(strong_small, weak_small):
             weak_limit = cv2.resize(weak_small, (width, height), interpolation=cv2.INTER_LINEAR)
             mask = _joined_to(cv2.compare(gray_smooth, weak_limit, cv2.CMP_LT), mask,
                               self._neighbours)
