@@ -34,7 +34,8 @@ WEAK_NOISE_SIGMAS = 3.0      # ...or this many where it joins such ink (a faint,
 INK_SHARE = 0.4              # ...and be this share as dark as the frame's darkest ink
 INK_PERCENTILE = 99.7        # "darkest ink": this percentile of darkness over the frame
 SENSITIVITY_GAIN = 0.5       # sensitivity +1 halves the required darkness, -1 makes it x1.5
-# Ratio images are stored as uint8 with paper at this value, leaving room above for noise.
+# Ratio and difference images are stored as uint8 with paper at this value, leaving room above
+# for noise.
 PAPER_LEVEL = 200.0
 NOISE_WINDOW = 30            # histogram bins above the paper peak that can be noise
 # Ruling lines dark enough to pass the threshold run through the digits written on them and
