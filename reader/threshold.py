@@ -3,9 +3,11 @@
 Light across a sheet is never even (desk lamps, hand shadows, vignetting), so one global
 threshold fails. We first estimate what the bare paper would look like at every pixel, cheaply
 on a tiny copy of the frame, and call a pixel ink when it is clearly darker than that local
-paper. "Clearly" adapts to the frame: above the sensor noise, and a fixed share of how dark the
-darkest ink in the frame is (so faint ruling lines drop out next to pen ink, while pencil on
-its own is still found). `sensitivity` moves that share for the window's +/- keys.
+paper. "Clearly" adapts to the frame: a fixed share of how dark the darkest ink in the frame is
+(so faint ruling lines drop out next to pen ink, while pencil on its own is still found), and
+well above the sensor noise, measured in grey levels (the same on lit and shadowed paper). Next
+to a pixel that passes, less is asked of the noise: a faint, thin pen's stroke, which noise
+breaks into dashes, stays whole. `sensitivity` moves both for the window's +/- keys.
 """
 
 from __future__ import annotations
@@ -26,13 +28,14 @@ BACKGROUND_CLOSE_PX = 7
 # samples for a histogram at a sixteenth of the cost.
 STATS_STRIDE = 4
 # Darkness = 1 - gray / paper, 0 for paper, ~0.5-0.9 for pen ink, ~0.15-0.4 for pencil.
-MIN_DARKNESS = 0.10          # never call anything paler than this ink
 MAX_DARKNESS = 0.22          # never demand more, so pencil on a page of pen ink stays in
-NOISE_SIGMAS = 5.0           # ink must stand this many noise deviations out of the paper
+NOISE_SIGMAS = 5.0           # ink must stand this many noise deviations out of the paper...
+WEAK_NOISE_SIGMAS = 3.0      # ...or this many where it joins such ink (a faint, thin stroke)
 INK_SHARE = 0.4              # ...and be this share as dark as the frame's darkest ink
 INK_PERCENTILE = 99.7        # "darkest ink": this percentile of darkness over the frame
 SENSITIVITY_GAIN = 0.5       # sensitivity +1 halves the required darkness, -1 makes it x1.5
-# Ratio images are stored as uint8 with paper at this value, leaving room above for noise.
+# Ratio and difference images are stored as uint8 with paper at this value, leaving room above
+# for noise.
 PAPER_LEVEL = 200.0
 NOISE_WINDOW = 30            # histogram bins above the paper peak that can be noise
 # Ruling lines dark enough to pass the threshold run through the digits written on them and
@@ -58,6 +61,7 @@ class InkThresholder:
             cv2.MORPH_ELLIPSE, (BACKGROUND_CLOSE_PX, BACKGROUND_CLOSE_PX))
         # A 3x3 cross bridges one-pixel breaks in a stroke without gluing diagonal neighbours.
         self._close_kernel = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
+        self._neighbours = np.ones((3, 3), np.uint8)  # a pixel's 8 neighbours and itself
         self._darkness_levels = 1.0 - np.arange(256, dtype=np.float64) / PAPER_LEVEL
         self._squared_offsets = np.arange(1, 257, dtype=np.float32) ** 2
 
@@ -76,33 +80,59 @@ class InkThresholder:
         # minimum keeps the unblurred (correct) dark value there.
         return cv2.min(closed, smooth)
 
-    def ink_limit(self, gray_smooth: np.ndarray, background: np.ndarray,
-                  sensitivity: float = 0.0) -> float:
-        """Ink is darker than this fraction of the estimated background, in this frame."""
+    def ink_limits(self, gray_smooth: np.ndarray, background: np.ndarray,
+                   sensitivity: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+        """The grey level ink is darker than, on the background's small grid: (strong, weak).
+
+        Ink must be INK_SHARE as dark as the frame's darkest ink (relative to the paper) and
+        stand NOISE_SIGMAS noise deviations (in grey levels) below the paper. The noise is
+        additive sensor noise, the same number of grey levels on bright and shadowed paper, so
+        in a shadow it is a larger share of the paper. The weak limit only asks
+        WEAK_NOISE_SIGMAS: a pixel passing it is kept where it touches strong ink (one step of
+        hysteresis), which mends a faint, thin stroke the noise breaks into dashes, while the
+        noise alone, far from ink, still has to pass NOISE_SIGMAS.
+        """
         height, width = gray_smooth.shape
         samples_size = (max(1, width // STATS_STRIDE), max(1, height // STATS_STRIDE))
         samples = cv2.resize(gray_smooth, samples_size, interpolation=cv2.INTER_NEAREST)
         paper = cv2.resize(background, samples_size, interpolation=cv2.INTER_LINEAR)
         ratio = cv2.divide(samples, paper, scale=PAPER_LEVEL)
         counts = cv2.calcHist([ratio], [0], None, [256], [0, 256]).ravel()
-        # Paper is the histogram's peak; only noise makes a pixel brighter than its paper, so
-        # the bright side of the peak measures the noise without being fooled by ink.
         paper_bin = int(np.argmax(counts))
-        # Brighter than paper + NOISE_WINDOW is glare or a shadow's edge, not noise.
-        bright = counts[paper_bin + 1:paper_bin + 1 + NOISE_WINDOW]
-        noise_bins = np.sqrt(np.dot(bright, self._squared_offsets[:bright.size])
-                             / max(float(bright.sum()), 1.0))
-        noise = noise_bins / PAPER_LEVEL
         paper_darkness = self._darkness_levels[paper_bin]
         dark_count = (1.0 - INK_PERCENTILE / 100.0) * ratio.size
         ink_bin = min(int(np.searchsorted(np.cumsum(counts), dark_count)), 255)
         ink_darkness = self._darkness_levels[ink_bin] - paper_darkness
-        wanted = min(max(INK_SHARE * ink_darkness, MIN_DARKNESS, NOISE_SIGMAS * noise),
-                     MAX_DARKNESS)
-        wanted *= 1.0 - SENSITIVITY_GAIN * min(max(float(sensitivity), -1.0), 1.0)
+        # Paper is the peak of the samples' difference from their paper; only noise makes a
+        # pixel brighter than its paper, so the bright side of the peak measures the noise
+        # without being fooled by ink.
+        offsets = cv2.addWeighted(samples, 1.0, paper, -1.0, PAPER_LEVEL)
+        counts = cv2.calcHist([offsets], [0], None, [256], [0, 256]).ravel()
+        paper_offset = int(np.argmax(counts))
+        # Brighter than paper + NOISE_WINDOW is glare or a shadow's edge, not noise.
+        bright = counts[paper_offset + 1:paper_offset + 1 + NOISE_WINDOW]
+        noise_levels = np.sqrt(np.dot(bright, self._squared_offsets[:bright.size])
+                               / max(float(bright.sum()), 1.0))
+        gain = 1.0 - SENSITIVITY_GAIN * min(max(float(sensitivity), -1.0), 1.0)
+        share = min(INK_SHARE * ink_darkness, MAX_DARKNESS) * gain
         # Relative to the paper the histogram sees rather than to the estimate, which sits
-        # slightly high where the closing picked up bright noise.
-        return float((1.0 - paper_darkness) * (1.0 - wanted))
+        # slightly high where the closing picked up bright noise. (uint8 arithmetic saturates,
+        # so no limit goes below 0.)
+        paper_seen = cv2.convertScaleAbs(background, alpha=1.0 - paper_darkness)
+        contrast_limit = cv2.convertScaleAbs(background,
+                                             alpha=(1.0 - paper_darkness) * (1.0 - share))
+        # Between grid points the paper is interpolated, which is exact where light changes
+        # smoothly but not next to a sharp step (the sheet's edge on a dark desk, wood grain):
+        # ink must also stand out of the paper by the most its grid neighbourhood departs from
+        # its local mean.
+        mean = cv2.blur(background, (3, 3), borderType=cv2.BORDER_REPLICATE)
+        unsure = cv2.dilate(cv2.absdiff(background, mean), self._neighbours,
+                            borderType=cv2.BORDER_REPLICATE)
+        sure_paper = cv2.subtract(paper_seen, unsure)
+        # The weak limit is never below the strong one, so strong ink is weak ink too.
+        return tuple(cv2.min(contrast_limit,
+                             cv2.subtract(sure_paper, (float(sigmas * gain * noise_levels),)))
+                     for sigmas in (NOISE_SIGMAS, WEAK_NOISE_SIGMAS))
 
     def __call__(self, gray: np.ndarray, sensitivity: float = 0.0) -> np.ndarray:
         """Ink mask of `gray` (uint8 0/255, same shape, 255 = ink)."""
@@ -113,12 +143,15 @@ class InkThresholder:
         background = self.paper_background(gray)
         # A light blur cuts sensor noise ~2.5x; ink strokes are wider than its 3 px.
         gray_smooth = cv2.GaussianBlur(gray, (3, 3), 0)
-        limit_fraction = self.ink_limit(gray_smooth, background, sensitivity)
-        # Scale the paper down to the threshold on the small grid, then upscale once: the
-        # full-resolution work is one uint8 resize and a compare.
-        limit_small = cv2.convertScaleAbs(background, alpha=limit_fraction)
-        limit = cv2.resize(limit_small, (width, height), interpolation=cv2.INTER_LINEAR)
-        mask = cv2.compare(gray_smooth, limit, cv2.CMP_LT)
+        strong_small, weak_small = self.ink_limits(gray_smooth, background, sensitivity)
+        # The limits are set on the small grid and upscaled once: the full-resolution work is
+        # a uint8 resize and a compare (twice, and a dilation, when the limits differ).
+        strong_limit = cv2.resize(strong_small, (width, height), interpolation=cv2.INTER_LINEAR)
+        mask = cv2.compare(gray_smooth, strong_limit, cv2.CMP_LT)
+        if cv2.countNonZero(mask) and not np.array_equal(strong_small, weak_small):
+            weak_limit = cv2.resize(weak_small, (width, height), interpolation=cv2.INTER_LINEAR)
+            mask = _joined_to(cv2.compare(gray_smooth, weak_limit, cv2.CMP_LT), mask,
+                              self._neighbours)
         mask = erase_ruling_lines(mask, horizontal=True)
         mask = erase_ruling_lines(mask, horizontal=False)
         return cv2.morphologyEx(mask, cv2.MORPH_CLOSE, self._close_kernel)
@@ -184,6 +217,12 @@ def erase_ruling_lines(mask: np.ndarray, horizontal: bool = True) -> np.ndarray:
     run_kernel = np.ones((run_px, 1) if horizontal else (1, run_px), np.uint8)
     crossing = cv2.morphologyEx(mask, cv2.MORPH_OPEN, run_kernel)
     return cv2.subtract(mask, cv2.subtract(zone, crossing))
+
+
+def _joined_to(weak: np.ndarray, strong: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """`strong` and the pixels of `weak` touching it (`kernel`: the neighbourhood); `strong`
+    must lie within `weak`."""
+    return cv2.bitwise_and(cv2.dilate(strong, kernel), weak)
 
 
 @functools.lru_cache(maxsize=1)

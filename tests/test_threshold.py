@@ -139,3 +139,52 @@ def test_rejects_colour_and_float_images():
         ink_mask(np.zeros((10, 10, 3), np.uint8))
     with pytest.raises(ValueError, match="2-D uint8"):
         ink_mask(np.zeros((10, 10), np.float32))
+
+
+def faint_pen_page(seed: int) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
+    """A row of the ten digits (MNIST sample) in a thin (1 px), light pen: after the camera's
+    slight blur the stroke's core is only ~15% darker than the paper, with sensor noise,
+    under uneven light. Returns the gray frame and each digit's box, 0 to 9."""
+    from conftest import MNIST_SAMPLE
+
+    from reader.scenes.glyphs import Stroke, mnist_test_glyphs
+
+    rng = np.random.default_rng(seed)
+    glyphs = mnist_test_glyphs(MNIST_SAMPLE)
+    ink = np.zeros((HEIGHT, WIDTH), np.float32)
+    boxes, x = [], 40
+    for label in range(10):
+        alpha = glyphs.render(rng, label, 36, Stroke(width_frac=0.02, min_px=1.0)).alpha
+        h, w = alpha.shape
+        ink[200:200 + h, x:x + w] = alpha
+        boxes.append((x, 200, w, h))
+        x += w + 22
+    light = lighting(shadow=False) * 0.5 + 0.5   # 73% to 100%
+    image = cv2.GaussianBlur(light * PAPER * (1.0 - 0.3 * ink), (0, 0), 0.7)
+    image += rng.normal(0.0, 4.0, image.shape)
+    return np.clip(image + 0.5, 0, 255).astype(np.uint8), boxes
+
+
+@pytest.mark.parametrize("seed", [0, 2])
+def test_a_faint_thin_pen_gives_one_blob_per_digit(seed):
+    # Thresholded against the noise pixel by pixel, such a stroke falls apart into dashes.
+    from reader.contours import find_digit_boxes
+
+    gray, truth = faint_pen_page(seed)
+    found = find_digit_boxes(ink_mask(gray))
+    assert len(found) == len(truth)
+    for (x, y, w, h), (fx, fy, fw, fh) in zip(truth, found):
+        assert abs(fx - x) <= 2 and abs(fy - y) <= 2
+        assert abs(fx + fw - x - w) <= 2 and abs(fy + fh - y - h) <= 2
+
+
+@pytest.mark.parametrize("seed", [0, 2])
+def test_a_number_in_a_faint_thin_pen_is_read(seed):
+    from conftest import SHIPPED_MODEL
+
+    from reader.pipeline import Reader
+
+    if not SHIPPED_MODEL.exists():
+        pytest.skip("no shipped model")
+    gray, _ = faint_pen_page(seed)
+    assert [n.text for n in Reader().read(gray).numbers] == ["0123456789"]
