@@ -113,7 +113,9 @@ def test_segmentation_proposals_are_the_patches_the_reader_weighs():
     assert len(classifier.calls) == 2   # the boxes, then the cuts and merges weighed for them
     weighed = classifier.calls[1]
 
+    before = mask.copy()
     proposed_boxes, proposed = segmentation_proposals(gray, mask, boxes, pieces)
+    assert np.array_equal(mask, before)   # the cut columns are put back
     assert len(proposed_boxes) == len(proposed) >= len(weighed) > 0
     # Every patch the reader reads as an alternative is among the proposals, pixel for pixel.
     for patch in weighed:

@@ -370,7 +370,7 @@ def segmentation_proposals(gray: np.ndarray, mask: np.ndarray, boxes: np.ndarray
     the runs of pieces of every box wide enough to be cut (its cut columns cleared in the
     mask), two close boxes merged, a small piece joined to the box beside it. The reader
     proposes these only for boxes the network doubts; here every box counts, so the result
-    does not depend on a model.
+    does not depend on a model. `mask` is changed while a piece is read and restored.
     """
     from reader.segment import (
         CUT_MAX_SPAN,
@@ -397,11 +397,16 @@ def segmentation_proposals(gray: np.ndarray, mask: np.ndarray, boxes: np.ndarray
                 piece = _ink_box(mask, x + ends[a] + 1, y, x + ends[b], y + h)
                 if piece is None or piece[2] > PIECE_MAX_WIDTH_PER_HEIGHT * h:
                     continue
-                cut = mask.copy()
-                for k in (a, b):
-                    if 0 <= ends[k] < w:
-                        cut[y:y + h, x + ends[k]] = 0
-                out_patches.append(make_patches(gray, cut, np.array([piece])))
+                # The bounding cut columns cleared, as the reader does, then put back.
+                cleared = [x + ends[k] for k in (a, b) if 0 <= ends[k] < w]
+                saved = [mask[y:y + h, c].copy() for c in cleared]
+                for c in cleared:
+                    mask[y:y + h, c] = 0
+                try:
+                    out_patches.append(make_patches(gray, mask, np.array([piece])))
+                finally:
+                    for c, column in zip(cleared, saved):
+                        mask[y:y + h, c] = column
                 out_boxes.append(piece)
     joined = [_union(boxes[i], boxes[j]) for i, j in _merge_pairs(boxes)]
     joined += [_union(boxes[i], pieces[k]) for i, k in _piece_hosts(boxes, pieces)]
