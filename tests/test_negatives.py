@@ -4,11 +4,14 @@ import cv2
 import numpy as np
 import pytest
 
+from reader.patches import make_patches
 from reader.training.negatives import (
     SYNTHETIC_KINDS,
     false_alarms,
+    looks_like_a_one,
     make_negatives,
     scene_negatives,
+    segmentation_proposals,
     synthetic_negatives,
 )
 
@@ -70,3 +73,70 @@ def test_scene_negatives_are_what_the_reader_proposes_outside_the_truth():
     assert 1 <= len(patches) <= 5
     # The ring, not the 7: the patch is an upright ellipse outline (hole in the middle).
     assert patches[0][14, 14] < 0.2 and patches[0].max() > 0.9
+
+
+class _RecordingClassifier:
+    """Doubts every box (calls it not-a-digit) and records what the reader asks it to read."""
+
+    num_classes = 11
+
+    def __init__(self):
+        self.calls = []
+
+    def predict(self, patches):
+        self.calls.append(np.array(patches))
+        probs = np.zeros((len(patches), 11), np.float32)
+        probs[:, 10] = 1.0
+        return probs
+
+
+def _printed_word_scene(rng, glyphs):
+    """A page with a handwritten-like 7 and a printed word far from it."""
+    image = np.full((240, 420, 3), 235, np.uint8)
+    cv2.putText(image, "7", (40, 120), cv2.FONT_HERSHEY_SIMPLEX, 2.0, (20, 20, 20), 5)
+    cv2.putText(image, "HUM", (200, 130), cv2.FONT_HERSHEY_SIMPLEX, 1.6, (30, 30, 30), 3)
+    truth = {"numbers": [{"digits": [{"label": 7, "box": [40, 75, 45, 50]}]}]}
+    return image, truth
+
+
+def test_segmentation_proposals_are_the_patches_the_reader_weighs():
+    from reader.contours import find_digit_boxes
+    from reader.segment import MAX_BLOB_WIDTH_PER_HEIGHT, read_boxes
+    from reader.threshold import ink_mask
+
+    image, _ = _printed_word_scene(None, None)
+    gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    mask = ink_mask(gray)
+    boxes, pieces = find_digit_boxes(mask, 64, MAX_BLOB_WIDTH_PER_HEIGHT, with_pieces=True)
+    classifier = _RecordingClassifier()
+    read_boxes(gray, mask.copy(), boxes, classifier, pieces)
+    assert len(classifier.calls) == 2   # the boxes, then the cuts and merges weighed for them
+    weighed = classifier.calls[1]
+
+    before = mask.copy()
+    proposed_boxes, proposed = segmentation_proposals(gray, mask, boxes, pieces)
+    assert np.array_equal(mask, before)   # the cut columns are put back
+    assert len(proposed_boxes) == len(proposed) >= len(weighed) > 0
+    # Every patch the reader reads as an alternative is among the proposals, pixel for pixel.
+    for patch in weighed:
+        assert np.abs(proposed - patch).reshape(len(proposed), -1).max(1).min() < 1e-6
+
+
+def test_scene_negatives_hold_the_pieces_of_cut_printed_letters():
+    from reader.contours import find_digit_boxes
+    from reader.segment import MAX_BLOB_WIDTH_PER_HEIGHT
+    from reader.threshold import ink_mask
+
+    image, _ = _printed_word_scene(None, None)
+    gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    mask = ink_mask(gray)
+    boxes, pieces = find_digit_boxes(mask, 64, MAX_BLOB_WIDTH_PER_HEIGHT, with_pieces=True)
+    _, proposed = segmentation_proposals(gray, mask, boxes, pieces)
+    negatives = scene_negatives(50, 0, glyphs=None, makers=[_printed_word_scene], max_scenes=1)
+    cut_pieces = [p for p in proposed if not looks_like_a_one(p[None])[0]]
+    assert cut_pieces
+    assert any(np.abs(negatives - p).reshape(len(negatives), -1).max(1).min() < 1e-6
+               for p in cut_pieces)
+    # The 7 (its contour box is the leftmost) is a digit, not a negative.
+    seven = make_patches(gray, mask, boxes[:1])[0]
+    assert np.abs(negatives - seven).reshape(len(negatives), -1).max(1).min() > 0.1

@@ -3,9 +3,13 @@
 Two sources, both generated from a seed inside the training run (nothing stored on disk):
 
 - **Scene proposals**: camera-like scenes rendered with MNIST *training* digits
-  (`reader.scenes`), read by the reader's own stages (ink mask -> digit boxes -> patches); a
-  proposed box that lies (almost) wholly outside every truth digit is a false alarm the live
-  reader would see.
+  (`reader.scenes`), read by the reader's own stages (ink mask -> digit boxes -> patches), and
+  every alternative segmentation by recognition would weigh for them (`reader.segment`: the
+  pieces of a wide blob cut at its columns of least ink, two close boxes merged, a small piece
+  joined to its neighbour); a proposed box that lies (almost) wholly outside every truth digit
+  is a false alarm the live reader would see. The cut pieces matter most: a printed word or
+  letter cut into pieces reads as a row of 1s and hooks unless the network has seen such
+  pieces as not-a-digit.
 - **Synthetic clutter** drawn straight as ink (white on black) and passed through the reader's
   patch normalisation (`reader.patches.normalize_digit`): page edges against a desk, ruling and
   grid fragments, wood and fabric textures, specks, printed letters and words (OpenCV Hershey
@@ -34,6 +38,9 @@ SINGLE_LETTERS = "".join(c for c in string.ascii_letters if c not in AMBIGUOUS_L
 HERSHEY_FONTS = (cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_PLAIN, cv2.FONT_HERSHEY_DUPLEX,
                  cv2.FONT_HERSHEY_COMPLEX, cv2.FONT_HERSHEY_TRIPLEX, cv2.FONT_HERSHEY_COMPLEX_SMALL,
                  cv2.FONT_HERSHEY_SCRIPT_SIMPLEX)
+# A scene gives at most this many negatives (a desk's grain cut into pieces gives hundreds),
+# so the quota is spread over many scenes and families.
+MAX_PER_SCENE = 8
 # A proposal is a false alarm when at most this share of its box lies in truth digits' boxes.
 MAX_TRUTH_OVERLAP = 0.15
 # After normalisation a bare upright stroke (a printed l or I, a piece of the page edge) is
@@ -355,16 +362,74 @@ def false_alarms(boxes_xywh: np.ndarray, truth_xywh: np.ndarray) -> np.ndarray:
     return inter.sum(axis=1) / area <= MAX_TRUTH_OVERLAP
 
 
+def segmentation_proposals(gray: np.ndarray, mask: np.ndarray, boxes: np.ndarray,
+                           pieces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every alternative `reader.segment.read_boxes` may read for a frame's contour boxes.
+
+    Returns boxes (M, 4) and their patches (M, 28, 28), made exactly as the reader makes them:
+    the runs of pieces of every box wide enough to be cut (its cut columns cleared in the
+    mask), two close boxes merged, a small piece joined to the box beside it. The reader
+    proposes these only for boxes the network doubts; here every box counts, so the result
+    does not depend on a model. `mask` is changed while a piece is read and restored.
+    """
+    from reader.segment import (
+        CUT_MAX_SPAN,
+        CUT_MIN_WIDTH_PER_HEIGHT,
+        PIECE_MAX_WIDTH_PER_HEIGHT,
+        _cut_columns,
+        _ink_box,
+        _merge_pairs,
+        _piece_hosts,
+        _union,
+    )
+
+    boxes = np.asarray(boxes, np.int32).reshape(-1, 4)
+    pieces = np.asarray(pieces, np.int32).reshape(-1, 4)
+    out_boxes: list[tuple] = []
+    out_patches: list[np.ndarray] = []
+    for box in boxes[boxes[:, 2] >= CUT_MIN_WIDTH_PER_HEIGHT * boxes[:, 3]]:
+        x, y, w, h = (int(v) for v in box)
+        ends = [-1, *_cut_columns(mask, box), w]
+        for a in range(len(ends) - 1):
+            for b in range(a + 1, min(a + CUT_MAX_SPAN, len(ends) - 1) + 1):
+                if (a, b) == (0, len(ends) - 1):
+                    continue   # the whole box
+                piece = _ink_box(mask, x + ends[a] + 1, y, x + ends[b], y + h)
+                if piece is None or piece[2] > PIECE_MAX_WIDTH_PER_HEIGHT * h:
+                    continue
+                # The bounding cut columns cleared, as the reader does, then put back.
+                cleared = [x + ends[k] for k in (a, b) if 0 <= ends[k] < w]
+                saved = [mask[y:y + h, c].copy() for c in cleared]
+                for c in cleared:
+                    mask[y:y + h, c] = 0
+                try:
+                    out_patches.append(make_patches(gray, mask, np.array([piece])))
+                finally:
+                    for c, column in zip(cleared, saved):
+                        mask[y:y + h, c] = column
+                out_boxes.append(piece)
+    joined = [_union(boxes[i], boxes[j]) for i, j in _merge_pairs(boxes)]
+    joined += [_union(boxes[i], pieces[k]) for i, k in _piece_hosts(boxes, pieces)]
+    if joined:
+        out_patches.append(make_patches(gray, mask, np.array(joined)))
+        out_boxes.extend(joined)
+    if not out_boxes:
+        return np.zeros((0, 4), np.int32), np.zeros((0, 28, 28), np.float32)
+    return np.array(out_boxes, np.int32).reshape(-1, 4), np.concatenate(out_patches)
+
+
 def scene_negatives(count: int, seed: int, glyphs, makers: list[Callable] | None = None,
                     max_scenes: int | None = None) -> np.ndarray:
     """Up to `count` patches of boxes the reader proposes in scenes but that hold no digit.
 
     Scenes are drawn with `glyphs` (pass MNIST *training* digits) until `count` are found or
-    `max_scenes` (default 4 * count + 20) have been read; their families take turns. Bare
-    upright strokes are left out (`looks_like_a_one`).
+    `max_scenes` (default 4 * count + 20) have been read; their families take turns. The
+    contour stage's boxes and every alternative segmentation may weigh for them
+    (`segmentation_proposals`) count. Bare upright strokes are left out (`looks_like_a_one`).
     """
     from reader.contours import find_digit_boxes
     from reader.pipeline import DEFAULT_MAX_CANDIDATES
+    from reader.segment import MAX_BLOB_WIDTH_PER_HEIGHT
     from reader.threshold import ink_mask
 
     makers = makers or _default_scene_makers()
@@ -377,13 +442,20 @@ def scene_negatives(count: int, seed: int, glyphs, makers: list[Callable] | None
         image, truth = makers[i % len(makers)](rng, glyphs)
         gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
         mask = ink_mask(gray)
-        boxes = find_digit_boxes(mask, DEFAULT_MAX_CANDIDATES)
-        wrong = false_alarms(boxes, truth_digit_boxes(truth))
-        if not wrong.any():
+        boxes, pieces = find_digit_boxes(mask, DEFAULT_MAX_CANDIDATES,
+                                         MAX_BLOB_WIDTH_PER_HEIGHT, with_pieces=True)
+        proposed, proposed_patches = segmentation_proposals(gray, mask, boxes, pieces)
+        truth_boxes = truth_digit_boxes(truth)
+        wrong = false_alarms(boxes, truth_boxes)
+        wrong_proposed = false_alarms(proposed, truth_boxes)
+        if not wrong.any() and not wrong_proposed.any():
             continue
-        patches = make_patches(gray, mask, boxes[wrong])
+        patches = np.concatenate([make_patches(gray, mask, boxes[wrong]),
+                                  proposed_patches[wrong_proposed]])
         patches = patches[(patches.reshape(len(patches), -1).max(1) > 0)
                           & ~looks_like_a_one(patches)]
+        if len(patches) > MAX_PER_SCENE:  # one scene of wood grain would fill the quota
+            patches = patches[np.sort(rng.choice(len(patches), MAX_PER_SCENE, replace=False))]
         found.append(patches[:count - total])
         total += len(found[-1])
     return np.concatenate(found) if found else np.zeros((0, 28, 28), np.float32)
