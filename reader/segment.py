@@ -23,10 +23,12 @@ touching digits is what it learned to call not-a-digit, so both comparisons lean
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from reader.classify import NOT_A_DIGIT
-from reader.patches import make_patches
+from reader.ink import binary_mask
+from reader.patches import CROP_PAD_PX, _own_ink, make_patches
 
 # With segmentation by recognition, the contour stage passes blobs up to this much wider than
 # tall (a few touching digits) instead of dropping them.
@@ -42,6 +44,8 @@ CUT_MIN_SPACING_SHARE = 0.2
 CUT_MAX_SPAN = 3
 PIECE_MAX_WIDTH_PER_HEIGHT = 1.3
 CUTS_PER_HEIGHT = 2.5          # at most this many cuts per box height of width (+1)
+HOLE_COST = 1.0                # a loop's hole costs a cut this much a pixel
+SEAM_STEP_COST = 0.5           # a seam's sideways step costs this much (a pixel of ink: 1)
 # Two boxes are a merge candidate when the paper between them is at most this share of the
 # taller one's height and they overlap in rows or columns; the merged box must still have a
 # digit's proportions (no wider than tall by this factor).
@@ -51,7 +55,8 @@ MERGE_MAX_WIDTH_PER_HEIGHT = 1.2
 # Depends on the model (how sure it is of clean digits); retune when the model changes.
 DOUBT_SCORE = 0.8
 # At most this many extra patches per frame (a cluttered frame stays fast).
-MAX_PROPOSALS = 32
+MAX_PROPOSALS = 64
+_NEAR = cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3))
 
 
 def digit_scores(probs: np.ndarray) -> np.ndarray:
@@ -85,25 +90,158 @@ def _ink_box(mask: np.ndarray, x0: int, y0: int, x1: int, y1: int) -> tuple | No
             int(rows[-1] - rows[0] + 1))
 
 
-def _cut_columns(mask: np.ndarray, box: np.ndarray) -> list[int]:
-    """Columns (offsets in the box) where touching digits may meet: the local minima of the
-    ink per column, least ink first, spaced CUT_MIN_SPACING_SHARE of the height apart."""
-    x, y, w, h = (int(v) for v in box)
-    spacing = max(2, int(CUT_MIN_SPACING_SHARE * h))
-    if w < 2 * spacing + 1:
-        return []
-    ink = np.count_nonzero(mask[y:y + h, x:x + w], axis=0).astype(np.float64)
+def _cut_costs(blob: np.ndarray) -> np.ndarray:
+    """What crossing each pixel of a box costs a cut (h, w) float32: ink 1, the holes of its
+    loops HOLE_COST, open paper 0."""
+    h, w = blob.shape
+    open_paper = np.zeros((h + 2, w + 2), np.uint8)   # a frame of paper around the box
+    open_paper[1:-1, 1:-1] = blob
+    cv2.floodFill(open_paper, None, (0, 0), 2)       # the paper reached from outside
+    holes = open_paper[1:-1, 1:-1] == 0
+    return blob.astype(np.float32) + np.float32(HOLE_COST) * holes
+
+
+def _cut_seams(blob: np.ndarray, limit: int) -> np.ndarray:
+    """Up to `limit` seams (k, h) where touching digits may meet, least ink first.
+
+    A seam starts as a column of least ink (a local minimum of the ink per column; columns
+    CUT_MIN_SPACING_SHARE of the height apart and from the ends), then bends: it becomes the
+    path from top to bottom, a column per row at most and within that share of the height
+    of its column, that crosses the least ink (a sideways step costs SEAM_STEP_COST). Touching
+    digits that lean into each other or overlap in columns part along it where a straight
+    cut would slice one of them. A loop's hole (paper the blob closes in) costs
+    HOLE_COST a pixel: touching digits meet beside their loops, and a cut through a 0 crosses
+    less ink than one along the stretch where two 0s touch. Seams that part the ink alike are
+    one.
+    """
+    h, w = blob.shape
+    reach = max(2, int(CUT_MIN_SPACING_SHARE * h))
+    if w < 2 * reach + 1:
+        return np.zeros((0, h), np.int32)
+    cost_map = _cut_costs(blob)
+    ink = cost_map.sum(axis=0)
     smooth = np.convolve(ink, np.ones(3) / 3, mode="same")
-    inner = np.arange(spacing, w - spacing)
+    inner = np.arange(reach, w - reach)
     minima = inner[(smooth[inner] <= smooth[inner - 1]) & (smooth[inner] <= smooth[inner + 1])]
-    limit = int(CUTS_PER_HEIGHT * w / h) + 1
     chosen: list[int] = []
     for column in minima[np.argsort(ink[minima], kind="stable")].tolist():
-        if all(abs(column - c) >= spacing for c in chosen):
+        if all(abs(column - c) >= reach for c in chosen):
             chosen.append(column)
             if len(chosen) == limit:
                 break
-    return sorted(chosen)
+    if not chosen:
+        return np.zeros((0, h), np.int32)
+    # Least-ink paths, one per chosen column, within `reach` of it (all at once, row by row).
+    count = len(chosen)
+    columns = np.asarray(chosen, np.int32)[:, None] + np.arange(-reach, reach + 1)[None, :]
+    inside = (columns >= 1) & (columns <= w - 2)    # a seam on the box's edge cuts nothing
+    costs = np.where(inside[None], cost_map[:, np.clip(columns, 0, w - 1)], np.inf
+                     ).astype(np.float32)             # (h, count, window)
+    total = costs[0].copy()
+    moves = np.zeros(costs.shape, np.int8)            # per row: the step from the row above
+    padded = np.full((count, columns.shape[1] + 2), np.inf, np.float32)
+    for r in range(1, h):
+        padded[:, 1:-1] = total
+        options = np.stack([padded[:, :-2] + SEAM_STEP_COST, padded[:, 1:-1],
+                            padded[:, 2:] + SEAM_STEP_COST])
+        step = options.argmin(axis=0)
+        moves[r] = step - 1
+        total = np.take_along_axis(options, step[None], 0)[0] + costs[r]
+    position = total.argmin(axis=1)
+    rows = np.arange(count)
+    bent = np.empty((count, h), np.int32)
+    for r in range(h - 1, -1, -1):
+        bent[:, r] = columns[rows, position]
+        position = position + moves[r, rows, position]
+    paths = bent
+    keep, parts = [], set()
+    for k in range(len(paths)):
+        part = (blob & (np.arange(w)[None, :] < paths[k][:, None])).tobytes()
+        if part not in parts:
+            parts.add(part)
+            keep.append(k)
+    return paths[keep]
+
+
+def _may_be_several(boxes: np.ndarray, probs: np.ndarray) -> np.ndarray:
+    """Which boxes may hold touching digits: what the network calls not-a-digit (it learned
+    touching pairs as that), or a box at least CUT_MIN_WIDTH_PER_HEIGHT wide."""
+    return ((probs.argmax(axis=1) == NOT_A_DIGIT)
+            | (boxes[:, 2] >= CUT_MIN_WIDTH_PER_HEIGHT * boxes[:, 3]))
+
+
+def _blob(mask: np.ndarray, box: np.ndarray) -> tuple:
+    """A box's own ink (crop with CROP_PAD_PX around the box, 0/255), the crop's origin in the
+    frame and the box inside the crop."""
+    x, y, w, h = (int(v) for v in box)
+    frame_h, frame_w = mask.shape
+    x0, y0 = max(x - CROP_PAD_PX, 0), max(y - CROP_PAD_PX, 0)
+    x1, y1 = min(x + w + CROP_PAD_PX, frame_w), min(y + h + CROP_PAD_PX, frame_h)
+    box_in_crop = (x - x0, y - y0, w, h)
+    own, _ = _own_ink(binary_mask(mask[y0:y1, x0:x1], "segment"), box_in_crop)
+    return own, (x0, y0), box_in_crop
+
+
+def _run_count(pieces: int) -> int:
+    """How many runs of at most CUT_MAX_SPAN pieces, the whole excepted, `pieces` give."""
+    return sum(min(CUT_MAX_SPAN, pieces - a) for a in range(pieces)) - 1
+
+
+def _share_seams(seams: list[np.ndarray], budget: int) -> list[np.ndarray]:
+    """Keep the surest (least-ink) seams of each box so that the runs to read fit `budget`;
+    the box with most seams gives one up first. Returns each box's kept seams, left to
+    right."""
+    kept = [len(s) for s in seams]
+    while sum(_run_count(k + 1) for k in kept if k) > budget and any(kept):
+        kept[int(np.argmax(kept))] -= 1
+    return [s[:k][np.argsort(s[:k, -1], kind="stable")] for s, k in zip(seams, kept)]
+
+
+def _cut_pieces(gray: np.ndarray, blob_info: tuple, seams: np.ndarray, room: int
+                ) -> tuple[int, list[tuple[int, int, tuple, np.ndarray]]] | None:
+    """The ways to cut one box into digits along `seams` (k, h) (left to right): (n, runs),
+    n = k + 1, and per run of pieces between seams a < b (0 and n: the box's ends; at most
+    CUT_MAX_SPAN pieces, not the whole box, at most `room` runs), (a, b, ink box in the
+    frame, patch (1, 28, 28)).
+
+    A run's patch holds only its own ink: the ink across its seams is painted over with the
+    paper's grey, so it is normalised as a lone digit is (the network learned lone digits).
+    None when there is no seam.
+    """
+    if len(seams) == 0:
+        return None
+    own, (x0, y0), (bx, by, w, h) = blob_info
+    blob = own[by:by + h, bx:bx + w] > 0
+    n = len(seams) + 1
+    # Column bounds per row of each run: a seam clears its column and the next (two pixels
+    # part 8-connected ink), the box's ends bound nothing.
+    lows = np.vstack([np.full((1, h), -1, np.int32), seams + 1])    # ink at c > low
+    highs = np.vstack([seams, np.full((1, h), w, np.int32)])        # ink at c < high
+    columns = np.arange(w, dtype=np.int32)[None, :]
+    gray_crop = gray[y0:y0 + own.shape[0], x0:x0 + own.shape[1]]
+    paper = cv2.mean(gray_crop, mask=cv2.bitwise_not(cv2.dilate(own, _NEAR)))[0]
+    found = []
+    for a in range(n):
+        for b in range(a + 1, min(a + CUT_MAX_SPAN, n) + 1):
+            if (a, b) == (0, n) or len(found) >= room:
+                continue
+            run = blob & (columns > lows[a][:, None]) & (columns < highs[b - 1][:, None])
+            cols = np.flatnonzero(run.any(axis=0))
+            if cols.size == 0 or cols[-1] - cols[0] + 1 > PIECE_MAX_WIDTH_PER_HEIGHT * h:
+                continue
+            rows = np.flatnonzero(run.any(axis=1))
+            run_mask = np.zeros_like(own)
+            run_mask[by:by + h, bx:bx + w][run] = 255
+            # The rest of the blob's ink (and its soft edges) becomes paper.
+            others = cv2.dilate(cv2.subtract(own, run_mask), _NEAR)
+            others[run_mask > 0] = 0
+            run_gray = gray_crop.copy()
+            run_gray[others > 0] = round(paper)
+            piece = (bx + int(cols[0]), by + int(rows[0]), int(cols[-1] - cols[0] + 1),
+                     int(rows[-1] - rows[0] + 1))
+            found.append((a, b, (x0 + piece[0], y0 + piece[1], piece[2], piece[3]),
+                          make_patches(run_gray, run_mask, np.array([piece]))))
+    return (n, found) if found else None
 
 
 def _merge_pairs(boxes: np.ndarray) -> list[tuple[int, int]]:
@@ -179,40 +317,27 @@ def read_boxes(gray: np.ndarray, mask: np.ndarray, boxes: np.ndarray, classifier
     if not doubtful.any() and not joins and not any(stacked):
         return boxes, patches, probs
 
-    # Cut proposals: per doubtful wide box, cut columns, and the segments between them; each
-    # segment's patch is made with its bounding cut columns cleared in the mask, so the
-    # touching blob falls apart there. A piece: (box index, first cut, last cut, ink box).
+    # Cut proposals: per box the network doubts and that has room for two digits, seams where
+    # touching digits may meet, and the runs of pieces between them (see _cut_pieces).
+    # A segment: (box index, first seam, last seam, ink box); its patch is in cut_patches.
     segments: list[tuple[int, int, int, tuple]] = []
-    cut_patches = []
-    wide = np.flatnonzero(doubtful & (boxes[:, 2] >= CUT_MIN_WIDTH_PER_HEIGHT * boxes[:, 3]))
-    ends_of: dict[int, list[int]] = {}
-    for i in wide.tolist():
-        x, y, w, h = (int(v) for v in boxes[i])
-        ends = [-1, *_cut_columns(mask, boxes[i]), w]   # -1, w: the box's own ends
-        if len(ends) == 2:
-            continue
-        ends_of[i] = ends
-        for a in range(len(ends) - 1):
-            for b in range(a + 1, min(a + CUT_MAX_SPAN, len(ends) - 1) + 1):
-                if (a, b) == (0, len(ends) - 1):
-                    continue   # the whole box, read already
-                if len(segments) >= MAX_PROPOSALS:
-                    break      # a hard cap: a frame's second call stays small
-                piece = _ink_box(mask, x + ends[a] + 1, y, x + ends[b], y + h)
-                if piece is None or piece[2] > PIECE_MAX_WIDTH_PER_HEIGHT * h:
-                    continue
-                cleared = [x + ends[k] for k in (a, b) if 0 <= ends[k] < w]
-                saved = [mask[y:y + h, c].copy() for c in cleared]
-                for c in cleared:
-                    mask[y:y + h, c] = 0
-                try:
-                    cut_patches.append(make_patches(gray, mask, np.array([piece])))
-                finally:
-                    for c, column in zip(cleared, saved):
-                        mask[y:y + h, c] = column
+    cut_patches: list[np.ndarray] = []
+    ends_of: dict[int, int] = {}   # box index -> its number of seams + 1
+    to_cut = np.flatnonzero(doubtful & _may_be_several(boxes, probs)).tolist()
+    blobs = [_blob(mask, boxes[i]) for i in to_cut]
+    seams = _share_seams([_cut_seams(own[by:by + h, bx:bx + w] > 0,
+                                     int(CUTS_PER_HEIGHT * w / h) + 1)
+                          for own, _, (bx, by, w, h) in blobs], MAX_PROPOSALS)
+    for i, blob_info, box_seams in zip(to_cut, blobs, seams):
+        room = MAX_PROPOSALS - len(segments)
+        if room <= 0:
+            break      # a hard cap: a frame's second call stays small
+        found = _cut_pieces(gray, blob_info, box_seams, room)
+        if found:
+            ends_of[i] = found[0]
+            for a, b, piece, patch in found[1]:
                 segments.append((i, a, b, piece))
-        if len(segments) >= MAX_PROPOSALS:
-            break
+                cut_patches.append(patch)
     # Side by side, only doubtful boxes may be pieces (close digits of a number are common);
     # stacked boxes this close are rare and are always weighed (a 6's loop and its stem).
     pairs = [(i, j) for (i, j), above in zip(close_pairs, stacked)
@@ -236,8 +361,7 @@ def read_boxes(gray: np.ndarray, mask: np.ndarray, boxes: np.ndarray, classifier
     # Cuts: per wide box, the split into segments the network is surest of as a whole (the
     # product of the pieces' scores, the whole box being one choice), by dynamic programming.
     splits: dict[int, list[int]] = {}   # box index -> its chosen pieces' proposal indices
-    for i, ends in ends_of.items():
-        n = len(ends) - 1
+    for i, n in ends_of.items():
         best = np.full(n + 1, -np.inf)
         best[0] = 0.0
         back: list[tuple[int, int] | None] = [None] * (n + 1)
