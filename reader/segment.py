@@ -43,8 +43,10 @@ CUT_MIN_SPACING_SHARE = 0.2
 # and be at most this share of the height wide (one digit).
 CUT_MAX_SPAN = 3
 PIECE_MAX_WIDTH_PER_HEIGHT = 1.3
+PIECE_MIN_HEIGHT_SHARE = 0.5   # ...and at least this share of its height tall
 CUTS_PER_HEIGHT = 2.5          # at most this many cuts per box height of width (+1)
 HOLE_COST = 1.0                # a loop's hole costs a cut this much a pixel
+SEAM_REACH_SHARE = 0.05         # a seam strays at most this share of the height from its column
 SEAM_STEP_COST = 0.5           # a seam's sideways step costs this much (a pixel of ink: 1)
 # Two boxes are a merge candidate when the paper between them is at most this share of the
 # taller one's height and they overlap in rows or columns; the merged box must still have a
@@ -115,17 +117,18 @@ def _cut_seams(blob: np.ndarray, limit: int) -> np.ndarray:
     one.
     """
     h, w = blob.shape
-    reach = max(2, int(CUT_MIN_SPACING_SHARE * h))
-    if w < 2 * reach + 1:
+    spacing = max(2, int(CUT_MIN_SPACING_SHARE * h))
+    reach = max(1, int(SEAM_REACH_SHARE * h))
+    if w < 2 * spacing + 1:
         return np.zeros((0, h), np.int32)
     cost_map = _cut_costs(blob)
     ink = cost_map.sum(axis=0)
     smooth = np.convolve(ink, np.ones(3) / 3, mode="same")
-    inner = np.arange(reach, w - reach)
+    inner = np.arange(spacing, w - spacing)
     minima = inner[(smooth[inner] <= smooth[inner - 1]) & (smooth[inner] <= smooth[inner + 1])]
     chosen: list[int] = []
     for column in minima[np.argsort(ink[minima], kind="stable")].tolist():
-        if all(abs(column - c) >= reach for c in chosen):
+        if all(abs(column - c) >= spacing for c in chosen):
             chosen.append(column)
             if len(chosen) == limit:
                 break
@@ -140,13 +143,15 @@ def _cut_seams(blob: np.ndarray, limit: int) -> np.ndarray:
     total = costs[0].copy()
     moves = np.zeros(costs.shape, np.int8)            # per row: the step from the row above
     padded = np.full((count, columns.shape[1] + 2), np.inf, np.float32)
+    from_left, from_right = padded[:, :-2], padded[:, 2:]
     for r in range(1, h):
         padded[:, 1:-1] = total
-        options = np.stack([padded[:, :-2] + SEAM_STEP_COST, padded[:, 1:-1],
-                            padded[:, 2:] + SEAM_STEP_COST])
-        step = options.argmin(axis=0)
-        moves[r] = step - 1
-        total = np.take_along_axis(options, step[None], 0)[0] + costs[r]
+        side = np.minimum(from_left, from_right) + np.float32(SEAM_STEP_COST)
+        moved = side < total
+        # -1: from the column to the left, +1: from the right, 0: straight down.
+        moves[r] = moved * np.where(from_left <= from_right, -1, 1)
+        np.minimum(total, side, out=total)
+        total += costs[r]
     position = total.argmin(axis=1)
     rows = np.arange(count)
     bent = np.empty((count, h), np.int32)
@@ -161,13 +166,6 @@ def _cut_seams(blob: np.ndarray, limit: int) -> np.ndarray:
             parts.add(part)
             keep.append(k)
     return paths[keep]
-
-
-def _may_be_several(boxes: np.ndarray, probs: np.ndarray) -> np.ndarray:
-    """Which boxes may hold touching digits: what the network calls not-a-digit (it learned
-    touching pairs as that), or a box at least CUT_MIN_WIDTH_PER_HEIGHT wide."""
-    return ((probs.argmax(axis=1) == NOT_A_DIGIT)
-            | (boxes[:, 2] >= CUT_MIN_WIDTH_PER_HEIGHT * boxes[:, 3]))
 
 
 def _blob(mask: np.ndarray, box: np.ndarray) -> tuple:
@@ -230,6 +228,8 @@ def _cut_pieces(gray: np.ndarray, blob_info: tuple, seams: np.ndarray, room: int
             if cols.size == 0 or cols[-1] - cols[0] + 1 > PIECE_MAX_WIDTH_PER_HEIGHT * h:
                 continue
             rows = np.flatnonzero(run.any(axis=1))
+            if rows[-1] - rows[0] + 1 < PIECE_MIN_HEIGHT_SHARE * h:
+                continue   # a sliver: digits of one number are of a height
             run_mask = np.zeros_like(own)
             run_mask[by:by + h, bx:bx + w][run] = 255
             # The rest of the blob's ink (and its soft edges) becomes paper.
@@ -323,7 +323,8 @@ def read_boxes(gray: np.ndarray, mask: np.ndarray, boxes: np.ndarray, classifier
     segments: list[tuple[int, int, int, tuple]] = []
     cut_patches: list[np.ndarray] = []
     ends_of: dict[int, int] = {}   # box index -> its number of seams + 1
-    to_cut = np.flatnonzero(doubtful & _may_be_several(boxes, probs)).tolist()
+    wide = boxes[:, 2] >= CUT_MIN_WIDTH_PER_HEIGHT * boxes[:, 3]
+    to_cut = np.flatnonzero(doubtful & wide).tolist()
     blobs = [_blob(mask, boxes[i]) for i in to_cut]
     seams = _share_seams([_cut_seams(own[by:by + h, bx:bx + w] > 0,
                                      int(CUTS_PER_HEIGHT * w / h) + 1)
