@@ -46,8 +46,6 @@ PIECE_MAX_WIDTH_PER_HEIGHT = 1.3
 PIECE_MIN_HEIGHT_SHARE = 0.5   # ...and at least this share of its height tall
 CUTS_PER_HEIGHT = 2.5          # at most this many cuts per box height of width (+1)
 HOLE_COST = 1.0                # a loop's hole costs a cut this much a pixel
-SEAM_REACH_SHARE = 0.05         # a seam strays at most this share of the height from its column
-SEAM_STEP_COST = 0.5           # a seam's sideways step costs this much (a pixel of ink: 1)
 # Two boxes are a merge candidate when the paper between them is at most this share of the
 # taller one's height and they overlap in rows or columns; the merged box must still have a
 # digit's proportions (no wider than tall by this factor).
@@ -94,7 +92,9 @@ def _ink_box(mask: np.ndarray, x0: int, y0: int, x1: int, y1: int) -> tuple | No
 
 def _cut_costs(blob: np.ndarray) -> np.ndarray:
     """What crossing each pixel of a box costs a cut (h, w) float32: ink 1, the holes of its
-    loops HOLE_COST, open paper 0."""
+    loops HOLE_COST, open paper 0. Touching digits meet beside their loops: a cut through a
+    0 crosses less ink than one along the stretch where two 0s touch, but not less ink and
+    hole."""
     h, w = blob.shape
     open_paper = np.zeros((h + 2, w + 2), np.uint8)   # a frame of paper around the box
     open_paper[1:-1, 1:-1] = blob
@@ -103,69 +103,25 @@ def _cut_costs(blob: np.ndarray) -> np.ndarray:
     return blob.astype(np.float32) + np.float32(HOLE_COST) * holes
 
 
-def _cut_seams(blob: np.ndarray, limit: int) -> np.ndarray:
-    """Up to `limit` seams (k, h) where touching digits may meet, least ink first.
-
-    A seam starts as a column of least ink (a local minimum of the ink per column; columns
-    CUT_MIN_SPACING_SHARE of the height apart and from the ends), then bends: it becomes the
-    path from top to bottom, a column per row at most and within that share of the height
-    of its column, that crosses the least ink (a sideways step costs SEAM_STEP_COST). Touching
-    digits that lean into each other or overlap in columns part along it where a straight
-    cut would slice one of them. A loop's hole (paper the blob closes in) costs
-    HOLE_COST a pixel: touching digits meet beside their loops, and a cut through a 0 crosses
-    less ink than one along the stretch where two 0s touch. Seams that part the ink alike are
-    one.
-    """
+def _cut_columns(blob: np.ndarray, limit: int) -> np.ndarray:
+    """Up to `limit` columns of a box (h, w bool, ink True) where touching digits may meet,
+    cheapest first: the local minima of what crossing each column costs (`_cut_costs`),
+    CUT_MIN_SPACING_SHARE of the height apart and from the box's ends."""
     h, w = blob.shape
     spacing = max(2, int(CUT_MIN_SPACING_SHARE * h))
-    reach = max(1, int(SEAM_REACH_SHARE * h))
     if w < 2 * spacing + 1:
-        return np.zeros((0, h), np.int32)
-    cost_map = _cut_costs(blob)
-    ink = cost_map.sum(axis=0)
-    smooth = np.convolve(ink, np.ones(3) / 3, mode="same")
+        return np.zeros(0, np.int32)
+    cost = _cut_costs(blob).sum(axis=0)
+    smooth = np.convolve(cost, np.ones(3) / 3, mode="same")
     inner = np.arange(spacing, w - spacing)
     minima = inner[(smooth[inner] <= smooth[inner - 1]) & (smooth[inner] <= smooth[inner + 1])]
     chosen: list[int] = []
-    for column in minima[np.argsort(ink[minima], kind="stable")].tolist():
+    for column in minima[np.argsort(cost[minima], kind="stable")].tolist():
         if all(abs(column - c) >= spacing for c in chosen):
             chosen.append(column)
             if len(chosen) == limit:
                 break
-    if not chosen:
-        return np.zeros((0, h), np.int32)
-    # Least-ink paths, one per chosen column, within `reach` of it (all at once, row by row).
-    count = len(chosen)
-    columns = np.asarray(chosen, np.int32)[:, None] + np.arange(-reach, reach + 1)[None, :]
-    inside = (columns >= 1) & (columns <= w - 2)    # a seam on the box's edge cuts nothing
-    costs = np.where(inside[None], cost_map[:, np.clip(columns, 0, w - 1)], np.inf
-                     ).astype(np.float32)             # (h, count, window)
-    total = costs[0].copy()
-    moves = np.zeros(costs.shape, np.int8)            # per row: the step from the row above
-    padded = np.full((count, columns.shape[1] + 2), np.inf, np.float32)
-    from_left, from_right = padded[:, :-2], padded[:, 2:]
-    for r in range(1, h):
-        padded[:, 1:-1] = total
-        side = np.minimum(from_left, from_right) + np.float32(SEAM_STEP_COST)
-        moved = side < total
-        # -1: from the column to the left, +1: from the right, 0: straight down.
-        moves[r] = moved * np.where(from_left <= from_right, -1, 1)
-        np.minimum(total, side, out=total)
-        total += costs[r]
-    position = total.argmin(axis=1)
-    rows = np.arange(count)
-    bent = np.empty((count, h), np.int32)
-    for r in range(h - 1, -1, -1):
-        bent[:, r] = columns[rows, position]
-        position = position + moves[r, rows, position]
-    paths = bent
-    keep, parts = [], set()
-    for k in range(len(paths)):
-        part = (blob & (np.arange(w)[None, :] < paths[k][:, None])).tobytes()
-        if part not in parts:
-            parts.add(part)
-            keep.append(k)
-    return paths[keep]
+    return np.asarray(chosen, np.int32)
 
 
 def _blob(mask: np.ndarray, box: np.ndarray) -> tuple:
@@ -185,37 +141,33 @@ def _run_count(pieces: int) -> int:
     return sum(min(CUT_MAX_SPAN, pieces - a) for a in range(pieces)) - 1
 
 
-def _share_seams(seams: list[np.ndarray], budget: int) -> list[np.ndarray]:
-    """Keep the surest (least-ink) seams of each box so that the runs to read fit `budget`;
-    the box with most seams gives one up first. Returns each box's kept seams, left to
-    right."""
-    kept = [len(s) for s in seams]
+def _share_cuts(cuts: list[np.ndarray], budget: int) -> list[np.ndarray]:
+    """Keep the cheapest cuts of each box (`_cut_columns`' order) so that the runs to read
+    fit `budget`; the box with most cuts gives one up first, so no box goes without. Returns
+    each box's kept cuts, left to right."""
+    kept = [len(c) for c in cuts]
     while sum(_run_count(k + 1) for k in kept if k) > budget and any(kept):
         kept[int(np.argmax(kept))] -= 1
-    return [s[:k][np.argsort(s[:k, -1], kind="stable")] for s, k in zip(seams, kept)]
+    return [np.sort(c[:k]) for c, k in zip(cuts, kept)]
 
 
-def _cut_pieces(gray: np.ndarray, blob_info: tuple, seams: np.ndarray, room: int
+def _cut_pieces(gray: np.ndarray, blob_info: tuple, cuts: np.ndarray, room: int
                 ) -> tuple[int, list[tuple[int, int, tuple, np.ndarray]]] | None:
-    """The ways to cut one box into digits along `seams` (k, h) (left to right): (n, runs),
-    n = k + 1, and per run of pieces between seams a < b (0 and n: the box's ends; at most
-    CUT_MAX_SPAN pieces, not the whole box, at most `room` runs), (a, b, ink box in the
+    """The ways to cut one box into digits at the columns `cuts` (left to right): (n, runs),
+    n = len(cuts) + 1, and per run of pieces between cuts a < b (0 and n: the box's ends; at
+    most CUT_MAX_SPAN pieces, not the whole box, at most `room` runs), (a, b, ink box in the
     frame, patch (1, 28, 28)).
 
-    A run's patch holds only its own ink: the ink across its seams is painted over with the
-    paper's grey, so it is normalised as a lone digit is (the network learned lone digits).
-    None when there is no seam.
+    A run's patch holds only its own ink: a cut column belongs to no run, and the blob's ink
+    outside the run is painted over with the paper's grey, so the run is normalised as a lone
+    digit is (the network learned lone digits). None when there is no cut.
     """
-    if len(seams) == 0:
+    if len(cuts) == 0:
         return None
     own, (x0, y0), (bx, by, w, h) = blob_info
     blob = own[by:by + h, bx:bx + w] > 0
-    n = len(seams) + 1
-    # Column bounds per row of each run: a seam clears its column and the next (two pixels
-    # part 8-connected ink), the box's ends bound nothing.
-    lows = np.vstack([np.full((1, h), -1, np.int32), seams + 1])    # ink at c > low
-    highs = np.vstack([seams, np.full((1, h), w, np.int32)])        # ink at c < high
-    columns = np.arange(w, dtype=np.int32)[None, :]
+    n = len(cuts) + 1
+    ends = [-1, *cuts.tolist(), w]     # a run holds the columns between its two ends
     gray_crop = gray[y0:y0 + own.shape[0], x0:x0 + own.shape[1]]
     paper = cv2.mean(gray_crop, mask=cv2.bitwise_not(cv2.dilate(own, _NEAR)))[0]
     found = []
@@ -223,7 +175,8 @@ def _cut_pieces(gray: np.ndarray, blob_info: tuple, seams: np.ndarray, room: int
         for b in range(a + 1, min(a + CUT_MAX_SPAN, n) + 1):
             if (a, b) == (0, n) or len(found) >= room:
                 continue
-            run = blob & (columns > lows[a][:, None]) & (columns < highs[b - 1][:, None])
+            run = np.zeros_like(blob)
+            run[:, ends[a] + 1:ends[b]] = blob[:, ends[a] + 1:ends[b]]
             cols = np.flatnonzero(run.any(axis=0))
             if cols.size == 0 or cols[-1] - cols[0] + 1 > PIECE_MAX_WIDTH_PER_HEIGHT * h:
                 continue
@@ -317,23 +270,23 @@ def read_boxes(gray: np.ndarray, mask: np.ndarray, boxes: np.ndarray, classifier
     if not doubtful.any() and not joins and not any(stacked):
         return boxes, patches, probs
 
-    # Cut proposals: per box the network doubts and that has room for two digits, seams where
+    # Cut proposals: per box the network doubts and that has room for two digits, columns where
     # touching digits may meet, and the runs of pieces between them (see _cut_pieces).
-    # A segment: (box index, first seam, last seam, ink box); its patch is in cut_patches.
+    # A segment: (box index, first cut, last cut, ink box); its patch is in cut_patches.
     segments: list[tuple[int, int, int, tuple]] = []
     cut_patches: list[np.ndarray] = []
-    ends_of: dict[int, int] = {}   # box index -> its number of seams + 1
+    ends_of: dict[int, int] = {}   # box index -> its number of cuts + 1
     wide = boxes[:, 2] >= CUT_MIN_WIDTH_PER_HEIGHT * boxes[:, 3]
     to_cut = np.flatnonzero(doubtful & wide).tolist()
     blobs = [_blob(mask, boxes[i]) for i in to_cut]
-    seams = _share_seams([_cut_seams(own[by:by + h, bx:bx + w] > 0,
+    cuts = _share_cuts([_cut_columns(own[by:by + h, bx:bx + w] > 0,
                                      int(CUTS_PER_HEIGHT * w / h) + 1)
-                          for own, _, (bx, by, w, h) in blobs], MAX_PROPOSALS)
-    for i, blob_info, box_seams in zip(to_cut, blobs, seams):
+                        for own, _, (bx, by, w, h) in blobs], MAX_PROPOSALS)
+    for i, blob_info, box_cuts in zip(to_cut, blobs, cuts):
         room = MAX_PROPOSALS - len(segments)
         if room <= 0:
             break      # a hard cap: a frame's second call stays small
-        found = _cut_pieces(gray, blob_info, box_seams, room)
+        found = _cut_pieces(gray, blob_info, box_cuts, room)
         if found:
             ends_of[i] = found[0]
             for a, b, piece, patch in found[1]:
