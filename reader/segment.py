@@ -3,10 +3,12 @@
 The contour stage proposes boxes; some hold two touching digits, some only a piece of a digit
 (a faint pen breaks strokes). Geometry only proposes alternatives, the classifier chooses:
 
-* a box too wide for one digit is also read cut at the columns of least ink, as every run of
-  pieces between two cuts that could be one digit; the split the network is surest of (the
-  product of its pieces' digit scores, by dynamic programming over the cuts) replaces the box
-  when it beats the whole box's score;
+* a box too wide for one digit is also read cut at the columns a cut crosses least ink at (a
+  loop's hole counts as ink: touching digits meet beside their loops), as every run of pieces
+  between two cuts that could be one digit; each run is read alone, the rest of the blob
+  painted over with paper, as the network learned lone digits; the split the network is
+  surest of (the product of its pieces' digit scores, by dynamic programming over the cuts)
+  replaces the box when it beats the whole box's score;
 * two boxes lying close together are also read merged; the merged box replaces them when the
   network is surer of it than of either piece;
 * a blob too small or flat to be a digit alone (a 5's detached bar) is read joined to the box
@@ -14,9 +16,12 @@ The contour stage proposes boxes; some hold two touching digits, some only a pie
 
 Alternatives are proposed only for boxes the network doubts (digit score below `DOUBT_SCORE`,
 or called not-a-digit), and all of them are read in one second classifier call: a frame of
-clean digits costs one call, any frame at most two. With a model that has a "not a digit" output (index 10), a piece of a digit or two
-touching digits is what it learned to call not-a-digit, so both comparisons lean the right way;
-`digit_probabilities` then drops what the network calls not-a-digit.
+clean digits costs one call, any frame at most two, of at most `MAX_PROPOSALS` alternatives:
+when the boxes to cut need more, each gives up its least likely cuts, the box with most cuts
+first, so that none goes without. With a model that has a "not a digit" output (index 10), a
+piece of a digit or two touching digits is what it learned to call not-a-digit, so both
+comparisons lean the right way; `digit_probabilities` then drops what the network calls
+not-a-digit.
 
 "Sure" is the digit score: the largest digit-class probability (not-a-digit excluded).
 """
@@ -36,16 +41,18 @@ MAX_BLOB_WIDTH_PER_HEIGHT = 4.5
 # A box at least this much wider than tall may be touching digits (one digit seldom reaches
 # it; the network keeps a wide 0 or 2 whole).
 CUT_MIN_WIDTH_PER_HEIGHT = 0.8
-# Cuts are tried at the columns of least ink (local minima of the ink per column), at least
-# this share of the box's height from each other and from its ends...
+# Cuts are tried at the columns that cost a cut least (local minima of the ink and loop hole
+# per column; HOLE_COST a pixel of hole), at least this share of the box's height from each
+# other and from its ends...
 CUT_MIN_SPACING_SHARE = 0.2
 # ...and a piece between two cuts (or a cut and an end) may span up to this many of them,
-# and be at most this share of the height wide (one digit).
+# be at most this share of the height wide (one digit) and at least this share of it tall
+# (the digits of one number are of a height; shorter is a sliver).
 CUT_MAX_SPAN = 3
 PIECE_MAX_WIDTH_PER_HEIGHT = 1.3
-PIECE_MIN_HEIGHT_SHARE = 0.5   # ...and at least this share of its height tall
+PIECE_MIN_HEIGHT_SHARE = 0.5
 CUTS_PER_HEIGHT = 2.5          # at most this many cuts per box height of width (+1)
-HOLE_COST = 1.0                # a loop's hole costs a cut this much a pixel
+HOLE_COST = 1.0
 # Two boxes are a merge candidate when the paper between them is at most this share of the
 # taller one's height and they overlap in rows or columns; the merged box must still have a
 # digit's proportions (no wider than tall by this factor).
@@ -145,7 +152,8 @@ def _run_count(pieces: int) -> int:
 
 def _share_cuts(cuts: list[np.ndarray], budget: int) -> list[np.ndarray]:
     """Keep the cheapest cuts of each box (`_cut_columns`' order) so that the runs to read
-    fit `budget`; the box with most cuts gives one up first, so no box goes without. Returns
+    fit `budget`; the box with most cuts gives one up first (no box goes without while the
+    budget allows one cut each). Returns
     each box's kept cuts, left to right."""
     kept = [len(c) for c in cuts]
     while sum(_run_count(k + 1) for k in kept if k) > budget and any(kept):
