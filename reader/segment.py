@@ -88,17 +88,6 @@ def digit_probabilities(probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return keep, digits.astype(np.float32)
 
 
-def _ink_box(mask: np.ndarray, x0: int, y0: int, x1: int, y1: int) -> tuple | None:
-    """The box (x, y, w, h) of the ink of `mask` inside columns x0..x1-1, rows y0..y1-1."""
-    region = mask[y0:y1, x0:x1]
-    cols = np.flatnonzero(region.any(axis=0))
-    if cols.size == 0:
-        return None
-    rows = np.flatnonzero(region.any(axis=1))
-    return (x0 + int(cols[0]), y0 + int(rows[0]), int(cols[-1] - cols[0] + 1),
-            int(rows[-1] - rows[0] + 1))
-
-
 def _cut_costs(blob: np.ndarray) -> np.ndarray:
     """What crossing each pixel of a box costs a cut (h, w) float32: ink 1, the holes of its
     loops HOLE_COST, open paper 0. Touching digits meet beside their loops: a cut through a
@@ -153,8 +142,7 @@ def _run_count(pieces: int) -> int:
 def _share_cuts(cuts: list[np.ndarray], budget: int) -> list[np.ndarray]:
     """Keep the cheapest cuts of each box (`_cut_columns`' order) so that the runs to read
     fit `budget`; the box with most cuts gives one up first (no box goes without while the
-    budget allows one cut each). Returns
-    each box's kept cuts, left to right."""
+    budget allows one cut each). Returns each box's kept cuts, left to right."""
     kept = [len(c) for c in cuts]
     while sum(_run_count(k + 1) for k in kept if k) > budget and any(kept):
         kept[int(np.argmax(kept))] -= 1
