@@ -168,26 +168,28 @@ def _cut_pieces(gray: np.ndarray, blob_info: tuple, cuts: np.ndarray, room: int
     ends = [-1, *cuts.tolist(), w]     # a run holds the columns between its two ends
     gray_crop = gray[y0:y0 + own.shape[0], x0:x0 + own.shape[1]]
     paper = cv2.mean(gray_crop, mask=cv2.bitwise_not(cv2.dilate(own, _NEAR)))[0]
+    inked_columns = blob.any(axis=0)
+    paper_grey = round(paper)
     found = []
     for a in range(n):
         for b in range(a + 1, min(a + CUT_MAX_SPAN, n) + 1):
             if (a, b) == (0, n) or len(found) >= room:
                 continue
-            run = np.zeros_like(blob)
-            run[:, ends[a] + 1:ends[b]] = blob[:, ends[a] + 1:ends[b]]
-            cols = np.flatnonzero(run.any(axis=0))
+            first, stop = ends[a] + 1, ends[b]
+            cols = first + np.flatnonzero(inked_columns[first:stop])
             if cols.size == 0 or cols[-1] - cols[0] + 1 > PIECE_MAX_WIDTH_PER_HEIGHT * h:
                 continue
-            rows = np.flatnonzero(run.any(axis=1))
+            rows = np.flatnonzero(blob[:, first:stop].any(axis=1))
             if rows[-1] - rows[0] + 1 < PIECE_MIN_HEIGHT_SHARE * h:
                 continue   # a sliver: digits of one number are of a height
+            # The run: the blob's own ink in its columns (own ink lies inside the box).
             run_mask = np.zeros_like(own)
-            run_mask[by:by + h, bx:bx + w][run] = 255
+            run_mask[:, bx + first:bx + stop] = own[:, bx + first:bx + stop]
             # The rest of the blob's ink (and its soft edges) becomes paper.
             others = cv2.dilate(cv2.subtract(own, run_mask), _NEAR)
             others[run_mask > 0] = 0
             run_gray = gray_crop.copy()
-            run_gray[others > 0] = round(paper)
+            run_gray[others > 0] = paper_grey
             piece = (bx + int(cols[0]), by + int(rows[0]), int(cols[-1] - cols[0] + 1),
                      int(rows[-1] - rows[0] + 1))
             found.append((a, b, (x0 + piece[0], y0 + piece[1], piece[2], piece[3]),
@@ -303,7 +305,8 @@ def read_boxes(gray: np.ndarray, mask: np.ndarray, boxes: np.ndarray, classifier
                             + [_union(boxes[i], pieces_in[k]) for i, k in joins],
                             np.int32).reshape(-1, 4)
     merges = [*pairs, *((i, None) for i, _ in joins)]   # (box, other box or None: a piece)
-    proposed = [make_patches(gray, mask, merged_boxes), *cut_patches]
+    proposed = [make_patches(gray, mask, merged_boxes)] if len(merged_boxes) else []
+    proposed += cut_patches
     patches = np.concatenate([patches, *proposed])
     probs = np.concatenate([probs, classifier.predict(np.concatenate(proposed))])
 
