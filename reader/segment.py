@@ -3,10 +3,12 @@
 The contour stage proposes boxes; some hold two touching digits, some only a piece of a digit
 (a faint pen breaks strokes). Geometry only proposes alternatives, the classifier chooses:
 
-* a box too wide for one digit is also read cut at the columns of least ink, as every run of
-  pieces between two cuts that could be one digit; the split the network is surest of (the
-  product of its pieces' digit scores, by dynamic programming over the cuts) replaces the box
-  when it beats the whole box's score;
+* a box too wide for one digit is also read cut at the columns a cut crosses least ink at (a
+  loop's hole counts as ink: touching digits meet beside their loops), as every run of pieces
+  between two cuts that could be one digit; each run is read alone, the rest of the blob
+  painted over with paper, as the network learned lone digits; the split the network is
+  surest of (the product of its pieces' digit scores, by dynamic programming over the cuts)
+  replaces the box when it beats the whole box's score;
 * two boxes lying close together are also read merged; the merged box replaces them when the
   network is surer of it than of either piece;
 * a blob too small or flat to be a digit alone (a 5's detached bar) is read joined to the box
@@ -14,19 +16,24 @@ The contour stage proposes boxes; some hold two touching digits, some only a pie
 
 Alternatives are proposed only for boxes the network doubts (digit score below `DOUBT_SCORE`,
 or called not-a-digit), and all of them are read in one second classifier call: a frame of
-clean digits costs one call, any frame at most two. With a model that has a "not a digit" output (index 10), a piece of a digit or two
-touching digits is what it learned to call not-a-digit, so both comparisons lean the right way;
-`digit_probabilities` then drops what the network calls not-a-digit.
+clean digits costs one call, any frame at most two, of at most `MAX_PROPOSALS` alternatives:
+when the boxes to cut need more, each gives up its least likely cuts, the box with most cuts
+first, so that none goes without. With a model that has a "not a digit" output (index 10), a
+piece of a digit or two touching digits is what it learned to call not-a-digit, so both
+comparisons lean the right way; `digit_probabilities` then drops what the network calls
+not-a-digit.
 
 "Sure" is the digit score: the largest digit-class probability (not-a-digit excluded).
 """
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from reader.classify import NOT_A_DIGIT
-from reader.patches import make_patches
+from reader.ink import binary_mask
+from reader.patches import CROP_PAD_PX, _own_ink, make_patches
 
 # With segmentation by recognition, the contour stage passes blobs up to this much wider than
 # tall (a few touching digits) instead of dropping them.
@@ -34,14 +41,18 @@ MAX_BLOB_WIDTH_PER_HEIGHT = 4.5
 # A box at least this much wider than tall may be touching digits (one digit seldom reaches
 # it; the network keeps a wide 0 or 2 whole).
 CUT_MIN_WIDTH_PER_HEIGHT = 0.8
-# Cuts are tried at the columns of least ink (local minima of the ink per column), at least
-# this share of the box's height from each other and from its ends...
+# Cuts are tried at the columns that cost a cut least (local minima of the ink and loop hole
+# per column; HOLE_COST a pixel of hole), at least this share of the box's height from each
+# other and from its ends...
 CUT_MIN_SPACING_SHARE = 0.2
 # ...and a piece between two cuts (or a cut and an end) may span up to this many of them,
-# and be at most this share of the height wide (one digit).
+# be at most this share of the height wide (one digit) and at least this share of it tall
+# (the digits of one number are of a height; shorter is a sliver).
 CUT_MAX_SPAN = 3
 PIECE_MAX_WIDTH_PER_HEIGHT = 1.3
+PIECE_MIN_HEIGHT_SHARE = 0.5
 CUTS_PER_HEIGHT = 2.5          # at most this many cuts per box height of width (+1)
+HOLE_COST = 1.0
 # Two boxes are a merge candidate when the paper between them is at most this share of the
 # taller one's height and they overlap in rows or columns; the merged box must still have a
 # digit's proportions (no wider than tall by this factor).
@@ -50,8 +61,11 @@ MERGE_MAX_WIDTH_PER_HEIGHT = 1.2
 # Only boxes the network doubts get alternatives: its digit score below this, or not-a-digit.
 # Depends on the model (how sure it is of clean digits); retune when the model changes.
 DOUBT_SCORE = 0.8
-# At most this many extra patches per frame (a cluttered frame stays fast).
-MAX_PROPOSALS = 32
+# At most this many extra patches per frame (a cluttered frame stays fast; one of the
+# classifier's batch sizes). A page of a dozen touching numbers needs about this many: with
+# 64, touching scenes s5/s11 read 3-16 points fewer digits.
+MAX_PROPOSALS = 96
+_NEAR = cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3))
 
 
 def digit_scores(probs: np.ndarray) -> np.ndarray:
@@ -74,36 +88,113 @@ def digit_probabilities(probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return keep, digits.astype(np.float32)
 
 
-def _ink_box(mask: np.ndarray, x0: int, y0: int, x1: int, y1: int) -> tuple | None:
-    """The box (x, y, w, h) of the ink of `mask` inside columns x0..x1-1, rows y0..y1-1."""
-    region = mask[y0:y1, x0:x1]
-    cols = np.flatnonzero(region.any(axis=0))
-    if cols.size == 0:
-        return None
-    rows = np.flatnonzero(region.any(axis=1))
-    return (x0 + int(cols[0]), y0 + int(rows[0]), int(cols[-1] - cols[0] + 1),
-            int(rows[-1] - rows[0] + 1))
+def _cut_costs(blob: np.ndarray) -> np.ndarray:
+    """What crossing each pixel of a box costs a cut (h, w) float32: ink 1, the holes of its
+    loops HOLE_COST, open paper 0. Touching digits meet beside their loops: a cut through a
+    0 crosses less ink than one along the stretch where two 0s touch, but not less ink and
+    hole."""
+    h, w = blob.shape
+    open_paper = np.zeros((h + 2, w + 2), np.uint8)   # a frame of paper around the box
+    open_paper[1:-1, 1:-1] = blob
+    cv2.floodFill(open_paper, None, (0, 0), 2)       # the paper reached from outside
+    holes = open_paper[1:-1, 1:-1] == 0
+    return blob.astype(np.float32) + np.float32(HOLE_COST) * holes
 
 
-def _cut_columns(mask: np.ndarray, box: np.ndarray) -> list[int]:
-    """Columns (offsets in the box) where touching digits may meet: the local minima of the
-    ink per column, least ink first, spaced CUT_MIN_SPACING_SHARE of the height apart."""
-    x, y, w, h = (int(v) for v in box)
+def _cut_columns(blob: np.ndarray, limit: int) -> np.ndarray:
+    """Up to `limit` columns of a box (h, w bool, ink True) where touching digits may meet,
+    cheapest first: the local minima of what crossing each column costs (`_cut_costs`),
+    CUT_MIN_SPACING_SHARE of the height apart and from the box's ends."""
+    h, w = blob.shape
     spacing = max(2, int(CUT_MIN_SPACING_SHARE * h))
     if w < 2 * spacing + 1:
-        return []
-    ink = np.count_nonzero(mask[y:y + h, x:x + w], axis=0).astype(np.float64)
-    smooth = np.convolve(ink, np.ones(3) / 3, mode="same")
+        return np.zeros(0, np.int32)
+    cost = _cut_costs(blob).sum(axis=0)
+    smooth = np.convolve(cost, np.ones(3) / 3, mode="same")
     inner = np.arange(spacing, w - spacing)
     minima = inner[(smooth[inner] <= smooth[inner - 1]) & (smooth[inner] <= smooth[inner + 1])]
-    limit = int(CUTS_PER_HEIGHT * w / h) + 1
     chosen: list[int] = []
-    for column in minima[np.argsort(ink[minima], kind="stable")].tolist():
+    for column in minima[np.argsort(cost[minima], kind="stable")].tolist():
         if all(abs(column - c) >= spacing for c in chosen):
             chosen.append(column)
             if len(chosen) == limit:
                 break
-    return sorted(chosen)
+    return np.asarray(chosen, np.int32)
+
+
+def _blob(mask: np.ndarray, box: np.ndarray) -> tuple:
+    """A box's own ink (crop with CROP_PAD_PX around the box, 0/255), the crop's origin in the
+    frame and the box inside the crop."""
+    x, y, w, h = (int(v) for v in box)
+    frame_h, frame_w = mask.shape
+    x0, y0 = max(x - CROP_PAD_PX, 0), max(y - CROP_PAD_PX, 0)
+    x1, y1 = min(x + w + CROP_PAD_PX, frame_w), min(y + h + CROP_PAD_PX, frame_h)
+    box_in_crop = (x - x0, y - y0, w, h)
+    own, _ = _own_ink(binary_mask(mask[y0:y1, x0:x1], "segment"), box_in_crop)
+    return own, (x0, y0), box_in_crop
+
+
+def _run_count(pieces: int) -> int:
+    """How many runs of at most CUT_MAX_SPAN pieces, the whole excepted, `pieces` give."""
+    return sum(min(CUT_MAX_SPAN, pieces - a) for a in range(pieces)) - 1
+
+
+def _share_cuts(cuts: list[np.ndarray], budget: int) -> list[np.ndarray]:
+    """Keep the cheapest cuts of each box (`_cut_columns`' order) so that the runs to read
+    fit `budget`; the box with most cuts gives one up first (no box goes without while the
+    budget allows one cut each). Returns each box's kept cuts, left to right."""
+    kept = [len(c) for c in cuts]
+    while sum(_run_count(k + 1) for k in kept if k) > budget and any(kept):
+        kept[int(np.argmax(kept))] -= 1
+    return [np.sort(c[:k]) for c, k in zip(cuts, kept)]
+
+
+def _cut_pieces(gray: np.ndarray, blob_info: tuple, cuts: np.ndarray, room: int
+                ) -> tuple[int, list[tuple[int, int, tuple, np.ndarray]]] | None:
+    """The ways to cut one box into digits at the columns `cuts` (left to right): (n, runs),
+    n = len(cuts) + 1, and per run of pieces between cuts a < b (0 and n: the box's ends; at
+    most CUT_MAX_SPAN pieces, not the whole box, at most `room` runs), (a, b, ink box in the
+    frame, patch (1, 28, 28)).
+
+    A run's patch holds only its own ink: a cut column belongs to no run, and the blob's ink
+    outside the run is painted over with the paper's grey, so the run is normalised as a lone
+    digit is (the network learned lone digits). None when there is no cut.
+    """
+    if len(cuts) == 0:
+        return None
+    own, (x0, y0), (bx, by, w, h) = blob_info
+    blob = own[by:by + h, bx:bx + w] > 0
+    n = len(cuts) + 1
+    ends = [-1, *cuts.tolist(), w]     # a run holds the columns between its two ends
+    gray_crop = gray[y0:y0 + own.shape[0], x0:x0 + own.shape[1]]
+    paper = cv2.mean(gray_crop, mask=cv2.bitwise_not(cv2.dilate(own, _NEAR)))[0]
+    inked_columns = blob.any(axis=0)
+    paper_grey = round(paper)
+    found = []
+    for a in range(n):
+        for b in range(a + 1, min(a + CUT_MAX_SPAN, n) + 1):
+            if (a, b) == (0, n) or len(found) >= room:
+                continue
+            first, stop = ends[a] + 1, ends[b]
+            cols = first + np.flatnonzero(inked_columns[first:stop])
+            if cols.size == 0 or cols[-1] - cols[0] + 1 > PIECE_MAX_WIDTH_PER_HEIGHT * h:
+                continue
+            rows = np.flatnonzero(blob[:, first:stop].any(axis=1))
+            if rows[-1] - rows[0] + 1 < PIECE_MIN_HEIGHT_SHARE * h:
+                continue   # a sliver: digits of one number are of a height
+            # The run: the blob's own ink in its columns (own ink lies inside the box).
+            run_mask = np.zeros_like(own)
+            run_mask[:, bx + first:bx + stop] = own[:, bx + first:bx + stop]
+            # The rest of the blob's ink (and its soft edges) becomes paper.
+            others = cv2.dilate(cv2.subtract(own, run_mask), _NEAR)
+            others[run_mask > 0] = 0
+            run_gray = gray_crop.copy()
+            run_gray[others > 0] = paper_grey
+            piece = (bx + int(cols[0]), by + int(rows[0]), int(cols[-1] - cols[0] + 1),
+                     int(rows[-1] - rows[0] + 1))
+            found.append((a, b, (x0 + piece[0], y0 + piece[1], piece[2], piece[3]),
+                          make_patches(run_gray, run_mask, np.array([piece]))))
+    return (n, found) if found else None
 
 
 def _merge_pairs(boxes: np.ndarray) -> list[tuple[int, int]]:
@@ -179,40 +270,28 @@ def read_boxes(gray: np.ndarray, mask: np.ndarray, boxes: np.ndarray, classifier
     if not doubtful.any() and not joins and not any(stacked):
         return boxes, patches, probs
 
-    # Cut proposals: per doubtful wide box, cut columns, and the segments between them; each
-    # segment's patch is made with its bounding cut columns cleared in the mask, so the
-    # touching blob falls apart there. A piece: (box index, first cut, last cut, ink box).
+    # Cut proposals: per box the network doubts and that has room for two digits, columns where
+    # touching digits may meet, and the runs of pieces between them (see _cut_pieces).
+    # A segment: (box index, first cut, last cut, ink box); its patch is in cut_patches.
     segments: list[tuple[int, int, int, tuple]] = []
-    cut_patches = []
-    wide = np.flatnonzero(doubtful & (boxes[:, 2] >= CUT_MIN_WIDTH_PER_HEIGHT * boxes[:, 3]))
-    ends_of: dict[int, list[int]] = {}
-    for i in wide.tolist():
-        x, y, w, h = (int(v) for v in boxes[i])
-        ends = [-1, *_cut_columns(mask, boxes[i]), w]   # -1, w: the box's own ends
-        if len(ends) == 2:
-            continue
-        ends_of[i] = ends
-        for a in range(len(ends) - 1):
-            for b in range(a + 1, min(a + CUT_MAX_SPAN, len(ends) - 1) + 1):
-                if (a, b) == (0, len(ends) - 1):
-                    continue   # the whole box, read already
-                if len(segments) >= MAX_PROPOSALS:
-                    break      # a hard cap: a frame's second call stays small
-                piece = _ink_box(mask, x + ends[a] + 1, y, x + ends[b], y + h)
-                if piece is None or piece[2] > PIECE_MAX_WIDTH_PER_HEIGHT * h:
-                    continue
-                cleared = [x + ends[k] for k in (a, b) if 0 <= ends[k] < w]
-                saved = [mask[y:y + h, c].copy() for c in cleared]
-                for c in cleared:
-                    mask[y:y + h, c] = 0
-                try:
-                    cut_patches.append(make_patches(gray, mask, np.array([piece])))
-                finally:
-                    for c, column in zip(cleared, saved):
-                        mask[y:y + h, c] = column
+    cut_patches: list[np.ndarray] = []
+    ends_of: dict[int, int] = {}   # box index -> its number of cuts + 1
+    wide = boxes[:, 2] >= CUT_MIN_WIDTH_PER_HEIGHT * boxes[:, 3]
+    to_cut = np.flatnonzero(doubtful & wide).tolist()
+    blobs = [_blob(mask, boxes[i]) for i in to_cut]
+    cuts = _share_cuts([_cut_columns(own[by:by + h, bx:bx + w] > 0,
+                                     int(CUTS_PER_HEIGHT * w / h) + 1)
+                        for own, _, (bx, by, w, h) in blobs], MAX_PROPOSALS)
+    for i, blob_info, box_cuts in zip(to_cut, blobs, cuts):
+        room = MAX_PROPOSALS - len(segments)
+        if room <= 0:
+            break      # a hard cap: a frame's second call stays small
+        found = _cut_pieces(gray, blob_info, box_cuts, room)
+        if found:
+            ends_of[i] = found[0]
+            for a, b, piece, patch in found[1]:
                 segments.append((i, a, b, piece))
-        if len(segments) >= MAX_PROPOSALS:
-            break
+                cut_patches.append(patch)
     # Side by side, only doubtful boxes may be pieces (close digits of a number are common);
     # stacked boxes this close are rare and are always weighed (a 6's loop and its stem).
     pairs = [(i, j) for (i, j), above in zip(close_pairs, stacked)
@@ -226,7 +305,8 @@ def read_boxes(gray: np.ndarray, mask: np.ndarray, boxes: np.ndarray, classifier
                             + [_union(boxes[i], pieces_in[k]) for i, k in joins],
                             np.int32).reshape(-1, 4)
     merges = [*pairs, *((i, None) for i, _ in joins)]   # (box, other box or None: a piece)
-    proposed = [make_patches(gray, mask, merged_boxes), *cut_patches]
+    proposed = [make_patches(gray, mask, merged_boxes)] if len(merged_boxes) else []
+    proposed += cut_patches
     patches = np.concatenate([patches, *proposed])
     probs = np.concatenate([probs, classifier.predict(np.concatenate(proposed))])
 
@@ -236,8 +316,7 @@ def read_boxes(gray: np.ndarray, mask: np.ndarray, boxes: np.ndarray, classifier
     # Cuts: per wide box, the split into segments the network is surest of as a whole (the
     # product of the pieces' scores, the whole box being one choice), by dynamic programming.
     splits: dict[int, list[int]] = {}   # box index -> its chosen pieces' proposal indices
-    for i, ends in ends_of.items():
-        n = len(ends) - 1
+    for i, n in ends_of.items():
         best = np.full(n + 1, -np.inf)
         best[0] = 0.0
         back: list[tuple[int, int] | None] = [None] * (n + 1)
