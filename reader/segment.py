@@ -134,6 +134,13 @@ def _blob(mask: np.ndarray, box: np.ndarray) -> tuple:
     return own, (x0, y0), box_in_crop
 
 
+def blob_cuts(blob_info: tuple) -> np.ndarray:
+    """The columns (in the box, cheapest first) where a box from `_blob` may be cut: up to
+    CUTS_PER_HEIGHT per box height of width, plus one."""
+    own, _, (bx, by, w, h) = blob_info
+    return _cut_columns(own[by:by + h, bx:bx + w] > 0, int(CUTS_PER_HEIGHT * w / h) + 1)
+
+
 def _run_count(pieces: int) -> int:
     """How many runs of at most CUT_MAX_SPAN pieces, the whole excepted, `pieces` give."""
     return sum(min(CUT_MAX_SPAN, pieces - a) for a in range(pieces)) - 1
@@ -279,9 +286,7 @@ def read_boxes(gray: np.ndarray, mask: np.ndarray, boxes: np.ndarray, classifier
     wide = boxes[:, 2] >= CUT_MIN_WIDTH_PER_HEIGHT * boxes[:, 3]
     to_cut = np.flatnonzero(doubtful & wide).tolist()
     blobs = [_blob(mask, boxes[i]) for i in to_cut]
-    cuts = _share_cuts([_cut_columns(own[by:by + h, bx:bx + w] > 0,
-                                     int(CUTS_PER_HEIGHT * w / h) + 1)
-                        for own, _, (bx, by, w, h) in blobs], MAX_PROPOSALS)
+    cuts = _share_cuts([blob_cuts(blob_info) for blob_info in blobs], MAX_PROPOSALS)
     for i, blob_info, box_cuts in zip(to_cut, blobs, cuts):
         room = MAX_PROPOSALS - len(segments)
         if room <= 0:

@@ -366,21 +366,20 @@ def segmentation_proposals(gray: np.ndarray, mask: np.ndarray, boxes: np.ndarray
                            pieces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Every alternative `reader.segment.read_boxes` may read for a frame's contour boxes.
 
-    Returns boxes (M, 4) and their patches (M, 28, 28), made exactly as the reader makes them:
-    the runs of pieces of every box wide enough to be cut (its cut columns cleared in the
-    mask), two close boxes merged, a small piece joined to the box beside it. The reader
-    proposes these only for boxes the network doubts; here every box counts, so the result
-    does not depend on a model. `mask` is changed while a piece is read and restored.
+    Returns boxes (M, 4) and their patches (M, 28, 28), made by segment.py's own functions:
+    the runs of pieces of every box wide enough to be cut (each read alone, the rest of its
+    blob painted over with paper), two close boxes merged, a small piece joined to the box
+    beside it. The reader proposes these only for boxes the network doubts, within a budget;
+    here every box counts, so the result does not depend on a model.
     """
     from reader.segment import (
-        CUT_MAX_SPAN,
         CUT_MIN_WIDTH_PER_HEIGHT,
-        PIECE_MAX_WIDTH_PER_HEIGHT,
-        _cut_columns,
-        _ink_box,
+        _blob,
+        _cut_pieces,
         _merge_pairs,
         _piece_hosts,
         _union,
+        blob_cuts,
     )
 
     boxes = np.asarray(boxes, np.int32).reshape(-1, 4)
@@ -388,26 +387,11 @@ def segmentation_proposals(gray: np.ndarray, mask: np.ndarray, boxes: np.ndarray
     out_boxes: list[tuple] = []
     out_patches: list[np.ndarray] = []
     for box in boxes[boxes[:, 2] >= CUT_MIN_WIDTH_PER_HEIGHT * boxes[:, 3]]:
-        x, y, w, h = (int(v) for v in box)
-        ends = [-1, *_cut_columns(mask, box), w]
-        for a in range(len(ends) - 1):
-            for b in range(a + 1, min(a + CUT_MAX_SPAN, len(ends) - 1) + 1):
-                if (a, b) == (0, len(ends) - 1):
-                    continue   # the whole box
-                piece = _ink_box(mask, x + ends[a] + 1, y, x + ends[b], y + h)
-                if piece is None or piece[2] > PIECE_MAX_WIDTH_PER_HEIGHT * h:
-                    continue
-                # The bounding cut columns cleared, as the reader does, then put back.
-                cleared = [x + ends[k] for k in (a, b) if 0 <= ends[k] < w]
-                saved = [mask[y:y + h, c].copy() for c in cleared]
-                for c in cleared:
-                    mask[y:y + h, c] = 0
-                try:
-                    out_patches.append(make_patches(gray, mask, np.array([piece])))
-                finally:
-                    for c, column in zip(cleared, saved):
-                        mask[y:y + h, c] = column
-                out_boxes.append(piece)
+        blob_info = _blob(mask, box)
+        found = _cut_pieces(gray, blob_info, np.sort(blob_cuts(blob_info)), room=1 << 20)
+        for _, _, piece, patch in (found[1] if found else []):
+            out_boxes.append(piece)
+            out_patches.append(patch)
     joined = [_union(boxes[i], boxes[j]) for i, j in _merge_pairs(boxes)]
     joined += [_union(boxes[i], pieces[k]) for i, k in _piece_hosts(boxes, pieces)]
     if joined:
