@@ -8,7 +8,8 @@ The contour stage proposes boxes; some hold two touching digits, some only a pie
   between two cuts that could be one digit; each run is read alone, the rest of the blob
   painted over with paper, as the network learned lone digits; the split the network is
   surest of (the product of its pieces' digit scores, by dynamic programming over the cuts)
-  replaces the box when it beats the whole box's score;
+  replaces the box when it beats the whole box's score (a split into nothing but 1s must
+  also beat the whole's not-a-digit probability: cut letters are bare strokes);
 * two boxes lying close together are also read merged; the merged box replaces them when the
   network is surer of it than of either piece;
 * a blob too small or flat to be a digit alone (a 5's detached bar) is read joined to the box
@@ -318,6 +319,8 @@ def read_boxes(gray: np.ndarray, mask: np.ndarray, boxes: np.ndarray, classifier
     scores = digit_scores(probs)
     merged_scores = scores[count:count + len(merges)]
     piece_scores = scores[count + len(merges):]
+    piece_labels = probs[count + len(merges):, :NOT_A_DIGIT].argmax(axis=1)
+    has_not_a_digit = probs.shape[1] > NOT_A_DIGIT
     # Cuts: per wide box, the split into segments the network is surest of as a whole (the
     # product of the pieces' scores, the whole box being one choice), by dynamic programming.
     splits: dict[int, list[int]] = {}   # box index -> its chosen pieces' proposal indices
@@ -338,6 +341,12 @@ def read_boxes(gray: np.ndarray, mask: np.ndarray, boxes: np.ndarray, classifier
                 a, k = back[b]
                 chosen.append(k)
                 b = a
+            # A cut through any stroke figure (a printed H, U, N; ruling) leaves bare strokes
+            # the network rightly reads as 1s: such a split is no evidence of digits unless
+            # it also beats the network's belief that the whole is no digit.
+            if all(piece_labels[k] == 1 for k in chosen) and has_not_a_digit \
+                    and best[n] <= np.log(max(float(probs[i, NOT_A_DIGIT]), 1e-9)):
+                continue
             splits[i] = chosen[::-1]
     # Merges: surer of the merged box than of either piece (a piece alone scores 0); each
     # box merges once, best margin first, and a box that was cut does not merge.

@@ -258,6 +258,32 @@ def test_touching_digits_are_cut_where_the_network_reads_two(reader):
     assert classifier.calls == 2  # the boxes, then all the cuts in one call
 
 
+class TallIsAOne:
+    """A stand-in 11-class network that reads any tall patch as a '1' (as the real one reads a
+    bare stroke) and anything else as not a digit."""
+
+    num_classes = 11
+
+    def predict(self, patches):
+        probs = np.zeros((len(patches), 11), np.float32)
+        for row, patch in zip(probs, patches):
+            ys, xs = np.nonzero(patch > 0.2)
+            tall = ys.size and np.ptp(ys) + 1 >= 1.3 * (np.ptp(xs) + 1)
+            row[1 if tall else 10], row[10 if tall else 1] = 0.96, 0.04
+        return probs
+
+
+def test_a_letter_is_not_cut_into_ones(reader):
+    # Any cut through a letter (H, U, N, M) leaves bare strokes that a network rightly reads as
+    # 1s; a split into nothing but 1s must also beat its belief that the whole is no digit.
+    stand_in = Reader.__new__(Reader)
+    stand_in.__dict__.update(reader.__dict__, classifier=TallIsAOne(), tracker=None)
+    page = np.full((240, 320, 3), 230, np.uint8)
+    for start, end in [((130, 90), (130, 150)), ((180, 90), (180, 150)), ((130, 120), (180, 120))]:
+        cv2.line(page, start, end, (30, 30, 30), 5)   # an H, 50 px wide and 60 tall
+    assert stand_in.read(page).digits == []
+
+
 def test_pieces_of_one_digit_are_merged_when_the_network_reads_them_as_one(reader):
     stand_in = Reader.__new__(Reader)
     stand_in.__dict__.update(reader.__dict__, classifier=TallIsADigit(), tracker=None)
