@@ -8,8 +8,8 @@ The contour stage proposes boxes; some hold two touching digits, some only a pie
   between two cuts that could be one digit; each run is read alone, the rest of the blob
   painted over with paper, as the network learned lone digits; the split the network is
   surest of (the product of its pieces' digit scores, by dynamic programming over the cuts)
-  replaces the box when it beats the whole box's score (a split into nothing but 1s must
-  also beat the whole's not-a-digit probability: cut letters are bare strokes);
+  replaces the box when it beats the whole box's score (a split with a 1 in it must also
+  beat the whole's not-a-digit probability: cut letters are bare strokes);
 * two boxes lying close together are also read merged; the merged box replaces them when the
   network is surer of it than of either piece;
 * a blob too small or flat to be a digit alone (a 5's detached bar) is read joined to the box
@@ -341,10 +341,11 @@ def read_boxes(gray: np.ndarray, mask: np.ndarray, boxes: np.ndarray, classifier
                 a, k = back[b]
                 chosen.append(k)
                 b = a
-            # A cut through any stroke figure (a printed H, U, N; ruling) leaves bare strokes
-            # the network rightly reads as 1s: such a split is no evidence of digits unless
-            # it also beats the network's belief that the whole is no digit.
-            if all(piece_labels[k] == 1 for k in chosen) and has_not_a_digit \
+            # A cut through any stroke figure (a printed H, U, N, m; ruling) leaves bare
+            # strokes the network rightly reads as 1s: a split with a 1 in it is no evidence
+            # of digits unless it also beats the network's belief that the whole is no digit
+            # (this costs some touching pairs with a 1, which it learned as not-a-digit).
+            if any(piece_labels[k] == 1 for k in chosen) and has_not_a_digit \
                     and best[n] <= np.log(max(float(probs[i, NOT_A_DIGIT]), 1e-9)):
                 continue
             splits[i] = chosen[::-1]

@@ -274,8 +274,8 @@ class TallIsAOne:
 
 
 def test_a_letter_is_not_cut_into_ones(reader):
-    # Any cut through a letter (H, U, N, M) leaves bare strokes that a network rightly reads as
-    # 1s; a split into nothing but 1s must also beat its belief that the whole is no digit.
+    # Any cut through a letter (H, U, N, m) leaves bare strokes that a network rightly reads as
+    # 1s; a split with a 1 in it must also beat its belief that the whole is no digit.
     stand_in = Reader.__new__(Reader)
     stand_in.__dict__.update(reader.__dict__, classifier=TallIsAOne(), tracker=None)
     page = np.full((240, 320, 3), 230, np.uint8)

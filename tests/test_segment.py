@@ -79,7 +79,9 @@ def test_a_page_of_touching_pairs_is_read_pair_by_pair(reader, mnist_test):
                          y - 5 <= d.box[1] < y + 80), key=lambda d: d.box[0])
         read.append([d.label for d in inside])
     right = sum(r == t for r, t in zip(read, truth))
-    assert right >= 9, list(zip(truth, read))
+    # 10 of 12 before a split with a 1 in it had to beat the whole's not-a-digit belief (which
+    # ended printed letters cut into 1s); the pairs "1 0" and "4 1" are that price.
+    assert right >= 8, list(zip(truth, read))
 
 
 @needs_model
