@@ -5,10 +5,9 @@ threshold fails. We first estimate what the bare paper would look like at every 
 on a tiny copy of the frame, and call a pixel ink when it is clearly darker than that local
 paper. "Clearly" adapts to the frame: a fixed share of how dark the darkest ink in the frame is
 (so faint ruling lines drop out next to pen ink, while pencil on its own is still found), and
-well above the noise, measured in grey levels (the sensor's is the same on lit and shadowed
-paper; the grain of a desk beside the sheet is noise too, measured where it is, so the desk's
-dark streaks are not taken for ink). Next to a pixel that passes, less is asked of the noise:
-a faint, thin pen's stroke, which noise breaks into dashes, stays whole. `sensitivity` moves both for the window's +/- keys.
+well above the sensor noise, measured in grey levels (the same on lit and shadowed paper). Next
+to a pixel that passes, less is asked of the noise: a faint, thin pen's stroke, which noise
+breaks into dashes, stays whole. `sensitivity` moves both for the window's +/- keys.
 """
 
 from __future__ import annotations
@@ -105,16 +104,15 @@ class InkThresholder:
         ink_bin = min(int(np.searchsorted(np.cumsum(counts), dark_count)), 255)
         ink_darkness = self._darkness_levels[ink_bin] - paper_darkness
         # Paper is the peak of the samples' difference from their paper; only noise makes a
-        # pixel brighter than its paper, so the bright side of the peak measures the sensor
-        # noise without being fooled by ink.
+        # pixel brighter than its paper, so the bright side of the peak measures the noise
+        # without being fooled by ink.
         offsets = cv2.addWeighted(samples, 1.0, paper, -1.0, PAPER_LEVEL)
         counts = cv2.calcHist([offsets], [0], None, [256], [0, 256]).ravel()
         paper_offset = int(np.argmax(counts))
         # Brighter than paper + NOISE_WINDOW is glare or a shadow's edge, not noise.
         bright = counts[paper_offset + 1:paper_offset + 1 + NOISE_WINDOW]
-        sensor_noise = np.sqrt(np.dot(bright, self._squared_offsets[:bright.size])
+        noise_levels = np.sqrt(np.dot(bright, self._squared_offsets[:bright.size])
                                / max(float(bright.sum()), 1.0))
-        noise_levels = self.local_noise(offsets, background.shape, float(sensor_noise))
         gain = 1.0 - SENSITIVITY_GAIN * min(max(float(sensitivity), -1.0), 1.0)
         share = min(INK_SHARE * ink_darkness, MAX_DARKNESS) * gain
         # Relative to the paper the histogram sees rather than to the estimate, which sits
@@ -133,40 +131,8 @@ class InkThresholder:
         sure_paper = cv2.subtract(paper_seen, unsure)
         # The weak limit is never below the strong one, so strong ink is weak ink too.
         return tuple(cv2.min(contrast_limit,
-                             cv2.subtract(sure_paper, cv2.convertScaleAbs(
-                                 noise_levels, alpha=sigmas * gain)))
+                             cv2.subtract(sure_paper, (float(sigmas * gain * noise_levels),)))
                      for sigmas in (NOISE_SIGMAS, WEAK_NOISE_SIGMAS))
-
-    @staticmethod
-    def local_noise(offsets: np.ndarray, grid_shape: tuple[int, int], sensor_noise: float
-                    ) -> np.ndarray:
-        """Noise deviation in grey levels around each point of the background grid (float32).
-
-        `offsets`: the samples' difference from their paper (paper at PAPER_LEVEL). Noise is
-        what makes bare paper brighter or darker than its estimate without being ink: the
-        sensor's, measured over the frame (`sensor_noise`, the least it can be anywhere), and
-        the grain of a wooden desk or the weave of a fabric around the sheet, which is local
-        and several times larger. Ink only darkens, so the texture is measured as the frame's
-        noise is, by the deviations above the centre, here the local median: ink, a minority
-        of a window twice as wide as the widest stroke the background closing keeps out,
-        moves neither. The deviations are averaged over the closing's own width, so a desk's
-        texture reaches little onto the sheet beside it.
-        """
-        # Two samples per background cell are plenty: on a large frame the cost stays that of
-        # a 640-pixel one.
-        step = max(1, max(offsets.shape) // (2 * BACKGROUND_LONG_SIDE_PX))
-        offsets = offsets[::step, ::step]
-        scale = max(offsets.shape) / BACKGROUND_LONG_SIDE_PX
-        close_px = max(1, round(BACKGROUND_CLOSE_PX * scale))
-        window = (close_px | 1, close_px | 1)
-        brighter = cv2.subtract(offsets, cv2.medianBlur(offsets, 2 * close_px + 1))
-        # Root mean square of the deviations above the median (over those above it only).
-        power = cv2.blur(cv2.multiply(brighter, brighter, dtype=cv2.CV_32F), window)
-        share_above = cv2.blur(cv2.compare(brighter, 0, cv2.CMP_GT), window)  # 255: all
-        texture = cv2.sqrt(cv2.divide(power, cv2.max(share_above, 1).astype(np.float32),
-                                      scale=255.0))
-        noise = cv2.max(texture, sensor_noise)
-        return cv2.resize(noise, (grid_shape[1], grid_shape[0]), interpolation=cv2.INTER_AREA)
 
     def __call__(self, gray: np.ndarray, sensitivity: float = 0.0) -> np.ndarray:
         """Ink mask of `gray` (uint8 0/255, same shape, 255 = ink)."""
