@@ -9,7 +9,8 @@ The contour stage proposes boxes; some hold two touching digits, some only a pie
   painted over with paper, as the network learned lone digits; the split the network is
   surest of (the product of its pieces' digit scores, by dynamic programming over the cuts)
   replaces the box when it beats the whole box's score (a split with a 1 in it must also
-  beat the whole's not-a-digit probability: cut letters are bare strokes);
+  beat the whole's not-a-digit probability: cut letters are bare strokes; unless it has one
+  1 and the network is sure of every piece, as of a 1 touching a 9);
 * two boxes lying close together are also read merged; the merged box replaces them when the
   network is surer of it than of either piece;
 * a blob too small or flat to be a digit alone (a 5's detached bar) is read joined to the box
@@ -62,6 +63,11 @@ MERGE_MAX_WIDTH_PER_HEIGHT = 1.2
 # Only boxes the network doubts get alternatives: its digit score below this, or not-a-digit.
 # Depends on the model (how sure it is of clean digits); retune when the model changes.
 DOUBT_SCORE = 0.8
+# A split with one 1 in it that does not beat the whole's not-a-digit probability is still
+# taken when each of its pieces scores at least this (printed scenes s5/s11/s23/s42: no cut
+# word leaves one 1 beside other pieces all above 0.81; most touching pairs with a 1 score
+# 0.9-0.97). Depends on the model, as DOUBT_SCORE does.
+SURE_SCORE = 0.9
 # At most this many extra patches per frame (a cluttered frame stays fast; one of the
 # classifier's batch sizes). A page of a dozen touching numbers needs about this many: with
 # 64, touching scenes s5/s11 read 3-16 points fewer digits.
@@ -343,9 +349,14 @@ def read_boxes(gray: np.ndarray, mask: np.ndarray, boxes: np.ndarray, classifier
                 b = a
             # A cut through any stroke figure (a printed H, U, N, m; ruling) leaves bare
             # strokes the network rightly reads as 1s: a split with a 1 in it is no evidence
-            # of digits unless it also beats the network's belief that the whole is no digit
-            # (this costs some touching pairs with a 1, which it learned as not-a-digit).
-            if any(piece_labels[k] == 1 for k in chosen) and has_not_a_digit \
+            # of digits unless it also beats the network's belief that the whole is no digit,
+            # or it is one 1 beside other digits and the network is sure of every piece (a 1
+            # touching a 9 or an 8, which it learned as not-a-digit; a cut m, n, H or U
+            # leaves two or more strokes, a cut word seldom sure digits beside one stroke).
+            ones = sum(piece_labels[k] == 1 for k in chosen)
+            sure_one_beside_digits = ones == 1 and len(chosen) > 1 \
+                and min(float(piece_scores[k]) for k in chosen) >= SURE_SCORE
+            if ones and has_not_a_digit and not sure_one_beside_digits \
                     and best[n] <= np.log(max(float(probs[i, NOT_A_DIGIT]), 1e-9)):
                 continue
             splits[i] = chosen[::-1]
