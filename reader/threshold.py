@@ -7,7 +7,10 @@ paper. "Clearly" adapts to the frame: a fixed share of how dark the darkest ink 
 (so faint ruling lines drop out next to pen ink, while pencil on its own is still found), and
 well above the sensor noise, measured in grey levels (the same on lit and shadowed paper). Next
 to a pixel that passes, less is asked of the noise: a faint, thin pen's stroke, which noise
-breaks into dashes, stays whole. `sensitivity` moves both for the window's +/- keys.
+breaks into dashes, stays whole. And a pixel joined to such ink through pixels that pass the
+noise is asked less of the darkness share, by the same ratio: a digit smeared by motion blur
+keeps its strokes across the motion, several times fainter than those along it. `sensitivity`
+moves both for the window's +/- keys.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ STATS_STRIDE = 4
 MAX_DARKNESS = 0.22          # never demand more, so pencil on a page of pen ink stays in
 NOISE_SIGMAS = 5.0           # ink must stand this many noise deviations out of the paper...
 WEAK_NOISE_SIGMAS = 3.0      # ...or this many where it joins such ink (a faint, thin stroke)
+#                              (the darkness share asked of ink joined to ink is relaxed by the
+#                              same ratio, WEAK_NOISE_SIGMAS / NOISE_SIGMAS)
 INK_SHARE = 0.4              # ...and be this share as dark as the frame's darkest ink
 INK_PERCENTILE = 99.7        # "darkest ink": this percentile of darkness over the frame
 SENSITIVITY_GAIN = 0.5       # sensitivity +1 halves the required darkness, -1 makes it x1.5
@@ -81,8 +86,9 @@ class InkThresholder:
         return cv2.min(closed, smooth)
 
     def ink_limits(self, gray_smooth: np.ndarray, background: np.ndarray,
-                   sensitivity: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-        """The grey level ink is darker than, on the background's small grid: (strong, weak).
+                   sensitivity: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The grey level ink is darker than, on the background's small grid: (strong, weak,
+        joined).
 
         Ink must be INK_SHARE as dark as the frame's darkest ink (relative to the paper) and
         stand NOISE_SIGMAS noise deviations (in grey levels) below the paper. The noise is
@@ -90,7 +96,10 @@ class InkThresholder:
         in a shadow it is a larger share of the paper. The weak limit only asks
         WEAK_NOISE_SIGMAS: a pixel passing it is kept where it touches strong ink (one step of
         hysteresis), which mends a faint, thin stroke the noise breaks into dashes, while the
-        noise alone, far from ink, still has to pass NOISE_SIGMAS.
+        noise alone, far from ink, still has to pass NOISE_SIGMAS. The joined limit asks the
+        full noise margin but only WEAK_NOISE_SIGMAS / NOISE_SIGMAS of the darkness share: a
+        pixel passing it is kept where it is joined to strong ink through such pixels (however
+        far), which keeps the faint cross-motion strokes of a blurred digit.
         """
         height, width = gray_smooth.shape
         samples_size = (max(1, width // STATS_STRIDE), max(1, height // STATS_STRIDE))
@@ -119,8 +128,10 @@ class InkThresholder:
         # slightly high where the closing picked up bright noise. (uint8 arithmetic saturates,
         # so no limit goes below 0.)
         paper_seen = cv2.convertScaleAbs(background, alpha=1.0 - paper_darkness)
-        contrast_limit = cv2.convertScaleAbs(background,
-                                             alpha=(1.0 - paper_darkness) * (1.0 - share))
+        relaxed = WEAK_NOISE_SIGMAS / NOISE_SIGMAS
+        contrast_limit, joined_contrast_limit = (
+            cv2.convertScaleAbs(background, alpha=(1.0 - paper_darkness) * (1.0 - share * k))
+            for k in (1.0, relaxed))
         # Between grid points the paper is interpolated, which is exact where light changes
         # smoothly but not next to a sharp step (the sheet's edge on a dark desk, wood grain):
         # ink must also stand out of the paper by the most its grid neighbourhood departs from
@@ -129,10 +140,12 @@ class InkThresholder:
         unsure = cv2.dilate(cv2.absdiff(background, mean), self._neighbours,
                             borderType=cv2.BORDER_REPLICATE)
         sure_paper = cv2.subtract(paper_seen, unsure)
-        # The weak limit is never below the strong one, so strong ink is weak ink too.
-        return tuple(cv2.min(contrast_limit,
-                             cv2.subtract(sure_paper, (float(sigmas * gain * noise_levels),)))
-                     for sigmas in (NOISE_SIGMAS, WEAK_NOISE_SIGMAS))
+        # The weak and joined limits are never below the strong one: strong ink is both too
+        # (the hysteresis below relies on it).
+        strong, weak = (cv2.subtract(sure_paper, (float(sigmas * gain * noise_levels),))
+                        for sigmas in (NOISE_SIGMAS, WEAK_NOISE_SIGMAS))
+        return (cv2.min(contrast_limit, strong), cv2.min(contrast_limit, weak),
+                cv2.min(joined_contrast_limit, strong))
 
     def __call__(self, gray: np.ndarray, sensitivity: float = 0.0) -> np.ndarray:
         """Ink mask of `gray` (uint8 0/255, same shape, 255 = ink)."""
@@ -143,15 +156,37 @@ class InkThresholder:
         background = self.paper_background(gray)
         # A light blur cuts sensor noise ~2.5x; ink strokes are wider than its 3 px.
         gray_smooth = cv2.GaussianBlur(gray, (3, 3), 0)
-        strong_small, weak_small = self.ink_limits(gray_smooth, background, sensitivity)
+        limits_small = self.ink_limits(gray_smooth, background, sensitivity)
         # The limits are set on the small grid and upscaled once: the full-resolution work is
-        # a uint8 resize and a compare (twice, and a dilation, when the limits differ).
-        strong_limit = cv2.resize(strong_small, (width, height), interpolation=cv2.INTER_LINEAR)
+        # a uint8 resize and a compare per limit and a few morphology steps; the labelling
+        # runs only in a frame with smeared strokes.
+        strong_limit = cv2.resize(limits_small[0], (width, height),
+                                  interpolation=cv2.INTER_LINEAR)
         mask = cv2.compare(gray_smooth, strong_limit, cv2.CMP_LT)
-        if cv2.countNonZero(mask) and not np.array_equal(strong_small, weak_small):
-            weak_limit = cv2.resize(weak_small, (width, height), interpolation=cv2.INTER_LINEAR)
-            mask = _joined_to(cv2.compare(gray_smooth, weak_limit, cv2.CMP_LT), mask,
-                              self._neighbours)
+        if not cv2.countNonZero(mask):
+            return mask
+        weak, joined = (cv2.compare(gray_smooth, cv2.resize(limit, (width, height),
+                                                            interpolation=cv2.INTER_LINEAR),
+                                    cv2.CMP_LT)
+                        for limit in limits_small[1:])
+        # Weak ink is kept one pixel deep around the strong; joined ink where, joined to
+        # strong ink, it reaches further than that (a smeared digit's cross strokes), not as
+        # the one-pixel rim the smoothing leaves around every stroke.
+        near = cv2.dilate(mask, self._neighbours)
+        far = cv2.subtract(joined, near)
+        strong = mask
+        mask = cv2.bitwise_and(near, weak)
+        # Such ink fills a 3x3 square beyond the rim somewhere in a frame with smeared
+        # strokes; in a sharp frame it is at most the strokes' soft edges, thinner than that,
+        # and the labelling is skipped.
+        if cv2.countNonZero(cv2.erode(far, self._neighbours)):
+            # Nor ruling lines: they are erased from the joined mask, where a faint line comes
+            # through whole (the strong limit breaks it into dashes the erasure cannot tell
+            # from strokes), so that no piece of a line joins a digit written on it.
+            joined = erase_ruling_lines(erase_ruling_lines(joined, True), horizontal=False)
+            far = cv2.subtract(joined, near)
+            if cv2.countNonZero(far):
+                mask = cv2.bitwise_or(mask, _reaching(cv2.subtract(joined, strong), near, far))
         mask = erase_ruling_lines(mask, horizontal=True)
         mask = erase_ruling_lines(mask, horizontal=False)
         return cv2.morphologyEx(mask, cv2.MORPH_CLOSE, self._close_kernel)
@@ -219,10 +254,24 @@ def erase_ruling_lines(mask: np.ndarray, horizontal: bool = True) -> np.ndarray:
     return cv2.subtract(mask, cv2.subtract(zone, crossing))
 
 
-def _joined_to(weak: np.ndarray, strong: np.ndarray, kernel: np.ndarray) -> np.ndarray:
-    """`strong` and the pixels of `weak` touching it (`kernel`: the neighbourhood); `strong`
-    must lie within `weak`."""
-    return cv2.bitwise_and(cv2.dilate(strong, kernel), weak)
+def _reaching(regions: np.ndarray, near: np.ndarray, far: np.ndarray) -> np.ndarray:
+    """The 8-connected blobs of `regions` that hold pixels of both `near` and `far`."""
+    # Labelled within the box of the regions only; 16-bit labels as in contours.py, 32 only
+    # for a frame of more than 65535 blobs.
+    x, y, w, h = cv2.boundingRect(regions)
+    crop = regions[y:y + h, x:x + w]
+    try:
+        count, labels = cv2.connectedComponents(crop, connectivity=8, ltype=cv2.CV_16U)
+    except cv2.error:
+        count, labels = cv2.connectedComponents(crop, connectivity=8, ltype=cv2.CV_32S)
+    has_near, has_far = np.zeros(count, bool), np.zeros(count, bool)
+    has_near[labels[near[y:y + h, x:x + w] > 0]] = True
+    has_far[labels[far[y:y + h, x:x + w] > 0]] = True
+    keep = (has_near & has_far).astype(np.uint8) * np.uint8(255)
+    keep[0] = 0
+    reaching = np.zeros_like(regions)
+    reaching[y:y + h, x:x + w] = keep.take(labels)
+    return reaching
 
 
 @functools.lru_cache(maxsize=1)

@@ -188,3 +188,44 @@ def test_a_number_in_a_faint_thin_pen_is_read(seed):
         pytest.skip("no shipped model")
     gray, _ = faint_pen_page(seed)
     assert [n.text for n in Reader().read(gray).numbers] == ["0123456789"]
+
+
+def motion_blurred_page(seed: int, length_px: int = 18
+                        ) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
+    """A row of the ten digits (MNIST sample, ~32 px tall, ordinary pen) smeared by a horizontal
+    camera motion of `length_px`: the strokes along the motion stay dark, those across it (a
+    1's stem, the sides of a 0) spread over the motion's length and turn several times fainter.
+    Returns the gray frame and each digit's box (smeared), 0 to 9."""
+    from conftest import MNIST_SAMPLE
+
+    from reader.scenes.glyphs import Stroke, mnist_test_glyphs
+
+    rng = np.random.default_rng(seed)
+    glyphs = mnist_test_glyphs(MNIST_SAMPLE)
+    ink = np.zeros((HEIGHT, WIDTH), np.float32)
+    boxes, x = [], 40
+    for label in range(10):
+        alpha = glyphs.render(rng, label, 32, Stroke(width_frac=0.08, min_px=2.0)).alpha
+        h, w = alpha.shape
+        ink[200:200 + h, x:x + w] = alpha
+        boxes.append((x - length_px // 2, 200, w + length_px, h))
+        x += w + length_px + 16
+    kernel = np.full((1, length_px), 1.0 / length_px, np.float32)
+    image = lighting(shadow=False) * PAPER * (1.0 - 0.75 * cv2.filter2D(ink, -1, kernel))
+    image += rng.normal(0.0, 2.0, image.shape)
+    return np.clip(image + 0.5, 0, 255).astype(np.uint8), boxes
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_motion_blurred_digits_keep_their_faint_cross_strokes(seed):
+    # Asked to be as dark as a share of the darkest (along-motion) ink, the strokes across the
+    # motion drop out and a digit falls apart into flat dashes; joined to the dark strokes they
+    # are kept, so each digit is one blob of its full height.
+    from reader.contours import find_digit_boxes
+
+    gray, truth = motion_blurred_page(seed)
+    found = find_digit_boxes(ink_mask(gray))
+    assert len(found) == len(truth)
+    for (x, y, w, h), (fx, fy, fw, fh) in zip(truth, found):
+        assert fh >= 0.85 * h and abs(fy - y) <= 0.1 * h
+        assert fx < x + w and fx + fw > x  # the box of the right digit
