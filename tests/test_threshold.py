@@ -141,24 +141,34 @@ def test_rejects_colour_and_float_images():
         ink_mask(np.zeros((10, 10), np.float32))
 
 
-def faint_pen_page(seed: int) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
-    """A row of the ten digits (MNIST sample) in a thin (1 px), light pen: after the camera's
-    slight blur the stroke's core is only ~15% darker than the paper, with sensor noise,
-    under uneven light. Returns the gray frame and each digit's box, 0 to 9."""
+def ten_digit_row(rng, height_px: int, stroke, gap_px: int, smear_px: int = 0
+                  ) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
+    """Ink (HEIGHT, WIDTH) float32 of the digits 0 to 9 (MNIST sample) in a row at y = 200, and
+    each digit's box, widened by a horizontal smear of `smear_px`."""
     from conftest import MNIST_SAMPLE
 
-    from reader.scenes.glyphs import Stroke, mnist_test_glyphs
+    from reader.scenes.glyphs import mnist_test_glyphs
 
-    rng = np.random.default_rng(seed)
     glyphs = mnist_test_glyphs(MNIST_SAMPLE)
     ink = np.zeros((HEIGHT, WIDTH), np.float32)
     boxes, x = [], 40
     for label in range(10):
-        alpha = glyphs.render(rng, label, 36, Stroke(width_frac=0.02, min_px=1.0)).alpha
+        alpha = glyphs.render(rng, label, height_px, stroke).alpha
         h, w = alpha.shape
         ink[200:200 + h, x:x + w] = alpha
-        boxes.append((x, 200, w, h))
-        x += w + 22
+        boxes.append((x - smear_px // 2, 200, w + smear_px, h))
+        x += w + gap_px
+    return ink, boxes
+
+
+def faint_pen_page(seed: int) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
+    """A row of the ten digits (MNIST sample) in a thin (1 px), light pen: after the camera's
+    slight blur the stroke's core is only ~15% darker than the paper, with sensor noise,
+    under uneven light. Returns the gray frame and each digit's box, 0 to 9."""
+    from reader.scenes.glyphs import Stroke
+
+    rng = np.random.default_rng(seed)
+    ink, boxes = ten_digit_row(rng, 36, Stroke(width_frac=0.02, min_px=1.0), gap_px=22)
     light = lighting(shadow=False) * 0.5 + 0.5   # 73% to 100%
     image = cv2.GaussianBlur(light * PAPER * (1.0 - 0.3 * ink), (0, 0), 0.7)
     image += rng.normal(0.0, 4.0, image.shape)
@@ -196,20 +206,11 @@ def motion_blurred_page(seed: int, length_px: int = 18
     camera motion of `length_px`: the strokes along the motion stay dark, those across it (a
     1's stem, the sides of a 0) spread over the motion's length and turn several times fainter.
     Returns the gray frame and each digit's box (smeared), 0 to 9."""
-    from conftest import MNIST_SAMPLE
-
-    from reader.scenes.glyphs import Stroke, mnist_test_glyphs
+    from reader.scenes.glyphs import Stroke
 
     rng = np.random.default_rng(seed)
-    glyphs = mnist_test_glyphs(MNIST_SAMPLE)
-    ink = np.zeros((HEIGHT, WIDTH), np.float32)
-    boxes, x = [], 40
-    for label in range(10):
-        alpha = glyphs.render(rng, label, 32, Stroke(width_frac=0.08, min_px=2.0)).alpha
-        h, w = alpha.shape
-        ink[200:200 + h, x:x + w] = alpha
-        boxes.append((x - length_px // 2, 200, w + length_px, h))
-        x += w + length_px + 16
+    ink, boxes = ten_digit_row(rng, 32, Stroke(width_frac=0.08, min_px=2.0),
+                               gap_px=length_px + 16, smear_px=length_px)
     kernel = np.full((1, length_px), 1.0 / length_px, np.float32)
     image = lighting(shadow=False) * PAPER * (1.0 - 0.75 * cv2.filter2D(ink, -1, kernel))
     image += rng.normal(0.0, 2.0, image.shape)

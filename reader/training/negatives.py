@@ -5,7 +5,7 @@ Two sources, both generated from a seed inside the training run (nothing stored 
 - **Scene proposals**: camera-like scenes rendered with MNIST *training* digits
   (`reader.scenes`), read by the reader's own stages (ink mask -> digit boxes -> patches), and
   every alternative segmentation by recognition would weigh for them (`reader.segment`: the
-  pieces of a wide blob cut at its columns of least ink, two close boxes merged, a small piece
+  pieces of a wide blob cut where a cut crosses least ink, two close boxes merged, a small piece
   joined to its neighbour); a proposed box that lies (almost) wholly outside every truth digit
   is a false alarm the live reader would see. The cut pieces matter most: a printed word or
   letter cut into pieces reads as a row of 1s and hooks unless the network has seen such
