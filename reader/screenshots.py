@@ -138,6 +138,20 @@ def start_reader(display: str, *args: str) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+@contextmanager
+def reader_window(display: str, *args: str) -> Iterator[subprocess.Popen]:
+    """`digit-reader ARGS` in a window on `display`, quit with q at the end (killed if it does
+    not quit)."""
+    reader = start_reader(display, *args)
+    try:
+        yield reader
+        press(display, "q")
+        reader.wait(timeout=20)
+    finally:
+        if reader.poll() is None:
+            reader.kill()
+
+
 def wait_for(condition, timeout_s: float = 90, what: str = "the window",
              proc: subprocess.Popen | None = None):
     """Poll `condition()` until it returns something other than None; return that. Fails at
@@ -222,8 +236,7 @@ def readme_screenshots(out_dir: Path = ASSETS, large_photo: Path | None = None,
         if large_photo is None:
             large_photo = large_scene_photo(Path(work_dir or scratch) / "large-scene.png")
         teach_dir = Path(scratch) / "my-digits"
-        reader = start_reader(display, "--demo", "--teach-dir", teach_dir)
-        try:
+        with reader_window(display, "--demo", "--teach-dir", teach_dir) as reader:
             wait_for_title(display, "demo.mp4", proc=reader)
             time.sleep(3.0)  # let the clip play into a moment with several numbers
             press(display, "space")  # pause, so the pictures show one frame
@@ -237,22 +250,11 @@ def readme_screenshots(out_dir: Path = ASSETS, large_photo: Path | None = None,
             press(display, "h")
             time.sleep(0.8)
             shots["screenshot-help.png"] = grab_window(display)
-            press(display, "q")
-            reader.wait(timeout=20)
-        finally:
-            if reader.poll() is None:
-                reader.kill()
-        reader = start_reader(display, large_photo)
-        try:
+        with reader_window(display, large_photo) as reader:
             wait_for_title(display, Path(large_photo).name, proc=reader)
             time.sleep(1.5)
             # JPEG: the photo's paper grain makes a PNG of this size weigh over a megabyte.
             shots["screenshot-large-photo.jpg"] = grab_window(display)
-            press(display, "q")
-            reader.wait(timeout=20)
-        finally:
-            if reader.poll() is None:
-                reader.kill()
         shots["screenshot-teach.png"] = teach_folder_picture(teach_dir)
     written = []
     for name, image in shots.items():
