@@ -211,8 +211,17 @@ def normalize_digit(ink: np.ndarray, match_stroke: bool = True) -> np.ndarray:
     return patch
 
 
-def _own_ink(mask_crop: np.ndarray, box_in_crop: tuple[int, int, int, int]
-             ) -> tuple[np.ndarray, bool]:
+def padded_crop(box_xywh, frame_shape: tuple) -> tuple[int, int, int, int]:
+    """The crop (x0, y0, x1, y1) around a box: CROP_PAD_PX of paper on each side, within the
+    frame."""
+    x, y, w, h = box_xywh
+    frame_h, frame_w = frame_shape[:2]
+    return (max(x - CROP_PAD_PX, 0), max(y - CROP_PAD_PX, 0),
+            min(x + w + CROP_PAD_PX, frame_w), min(y + h + CROP_PAD_PX, frame_h))
+
+
+def own_ink(mask_crop: np.ndarray, box_in_crop: tuple[int, int, int, int]
+            ) -> tuple[np.ndarray, bool]:
     """The part of `mask_crop` that belongs to the box (blobs reaching outside it are a
     neighbour's strokes passing through), and whether the crop outside the box is bare."""
     x, y, w, h = box_in_crop
@@ -239,15 +248,13 @@ def make_patches(gray: np.ndarray, mask: np.ndarray, boxes_xywh: np.ndarray) -> 
     mask = binary_mask(mask, "make_patches")
     boxes_xywh = np.asarray(boxes_xywh).reshape(-1, 4)
     patches = np.zeros((len(boxes_xywh), PATCH_PX, PATCH_PX), np.float32)
-    frame_h, frame_w = gray.shape[:2]
     near_kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3))
     for i, (x, y, w, h) in enumerate(boxes_xywh.tolist()):
-        x0, y0 = max(x - CROP_PAD_PX, 0), max(y - CROP_PAD_PX, 0)
-        x1, y1 = min(x + w + CROP_PAD_PX, frame_w), min(y + h + CROP_PAD_PX, frame_h)
+        x0, y0, x1, y1 = padded_crop((x, y, w, h), gray.shape)
         if x1 - x0 <= 2 * CROP_PAD_PX or y1 - y0 <= 2 * CROP_PAD_PX:
             continue
         bx, by = x - x0, y - y0  # the box inside the crop
-        own, bare_ring = _own_ink(mask[y0:y1, x0:x1], (bx, by, w, h))
+        own, bare_ring = own_ink(mask[y0:y1, x0:x1], (bx, by, w, h))
         # The box is the mask's box and all of the own ink lies in it: the padding only holds
         # the paper around the digit and its strokes' soft edges.
         own_box = own[by:by + h, bx:bx + w]

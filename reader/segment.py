@@ -35,7 +35,7 @@ import numpy as np
 
 from reader.classify import NOT_A_DIGIT
 from reader.ink import binary_mask
-from reader.patches import CROP_PAD_PX, _own_ink, make_patches
+from reader.patches import make_patches, own_ink, padded_crop
 
 # With segmentation by recognition, the contour stage passes blobs up to this much wider than
 # tall (a few touching digits) instead of dropping them.
@@ -130,14 +130,12 @@ def _cut_columns(blob: np.ndarray, limit: int) -> np.ndarray:
 
 
 def _blob(mask: np.ndarray, box: np.ndarray) -> tuple:
-    """A box's own ink (crop with CROP_PAD_PX around the box, 0/255), the crop's origin in the
-    frame and the box inside the crop."""
+    """A box's own ink (in its `padded_crop`, 0/255), the crop's origin in the frame and the
+    box inside the crop."""
     x, y, w, h = (int(v) for v in box)
-    frame_h, frame_w = mask.shape
-    x0, y0 = max(x - CROP_PAD_PX, 0), max(y - CROP_PAD_PX, 0)
-    x1, y1 = min(x + w + CROP_PAD_PX, frame_w), min(y + h + CROP_PAD_PX, frame_h)
+    x0, y0, x1, y1 = padded_crop((x, y, w, h), mask.shape)
     box_in_crop = (x - x0, y - y0, w, h)
-    own, _ = _own_ink(binary_mask(mask[y0:y1, x0:x1], "segment"), box_in_crop)
+    own, _ = own_ink(binary_mask(mask[y0:y1, x0:x1], "segment"), box_in_crop)
     return own, (x0, y0), box_in_crop
 
 
