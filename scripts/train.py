@@ -8,6 +8,8 @@ Usage:
   python scripts/train.py --strategy mirrored  # all local GPUs (or --logical-cpus 2 to try it)
   python scripts/train.py --finetune --extra-data my-digits --output models/mine
                                                # teach the shipped model your handwriting
+  python scripts/train.py --teachers a.keras b.keras c.keras
+                                               # distil three trained models into one
 
 Writes <output>.keras (training artifact), <output>.tflite (what the reader loads),
 <output>.json (model card) and <output>-{curves,confusion,roc,mistakes}.png. Ctrl-C keeps a
@@ -17,6 +19,7 @@ checkpoint for --resume; the files above are only replaced when a run finishes.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import sys
@@ -70,6 +73,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="start from a trained .keras model (default: the shipped one) for a"
                         " few minutes instead of the full run: 3 epochs on 20000 digits at a"
                         " tenth of the learning rate unless told otherwise")
+    p.add_argument("--teachers", nargs="+", type=Path, metavar="MODEL",
+                   help="distil: learn the averaged predictions of these trained .keras models"
+                        " (e.g. the same recipe run with other --seed values) beside the labels")
     p.add_argument("--seed", type=int, default=0,
                    help="random seed (runs are deterministic on CPU)")
     p.add_argument("--val-size", type=int, default=5000,
@@ -179,7 +185,14 @@ def run(args: argparse.Namespace) -> int:
           f" augment {'on' if resolved.augment else 'off'},"
           f" reader-normalized {'on' if reader_normalized else 'off'},"
           f" strategy {args.strategy}", flush=True)
-    result = train(splits, config)
+    teachers = None
+    if args.teachers:
+        from reader.training.distill import load_teachers
+
+        teachers = load_teachers(args.teachers, splits.num_classes)
+        print(f"distilling from {len(teachers)} teacher(s): "
+              + ", ".join(str(path) for path in args.teachers), flush=True)
+    result = train(splits, config, teachers)
     if result.interrupted:
         print(f"\ninterrupted: checkpoint kept in {args.checkpoint_dir}; continue with --resume"
               f" (no files in {args.output.parent} were changed)", file=sys.stderr)
@@ -268,7 +281,9 @@ def run(args: argparse.Namespace) -> int:
                      "seconds": round(result.train_seconds, 1),
                      "machine": reports.machine_description(),
                      "finished": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-                     "command": "python scripts/train.py " + " ".join(sys.argv[1:])},
+                     "command": "python scripts/train.py " + " ".join(sys.argv[1:]),
+                     **({"teachers": [_teacher_card(path) for path in args.teachers]}
+                        if args.teachers else {})},
         "data": {"source": mnist.source, "sha256": mnist.sha256,
                  "reader_normalized": reader_normalized, **extra},
         "history": result.history,
@@ -296,6 +311,19 @@ def run(args: argparse.Namespace) -> int:
     lines.append(f"machine: {reports.machine_description()}")
     print("\n== summary ==\n" + "\n".join(lines), flush=True)
     return 0
+
+
+def _teacher_card(path: Path) -> dict:
+    """What the model card says of a teacher: its file, and from its own card (when it has
+    one) its test accuracy, training time and command, so the student's full cost is known."""
+    summary = {"model": str(path)}
+    try:
+        card = json.loads(path.with_suffix(".json").read_text())
+        summary.update(test_accuracy_pct=card["test"]["accuracy_pct"],
+                       seconds=card["training"]["seconds"], command=card["training"]["command"])
+    except (OSError, ValueError, KeyError):
+        pass
+    return summary
 
 
 def _load_start_model(path: Path):

@@ -291,3 +291,55 @@ def test_a_log_written_to_a_file_has_one_line_per_epoch_and_no_tensorflow_lines(
     native = re.compile(r"^[IWE]\d{4} |^WARNING: All log messages before absl")
     assert not [line for line in (proc.stdout + proc.stderr).splitlines() if native.match(line)]
     assert "== summary ==" in proc.stdout and "machine:" in proc.stdout
+
+
+def test_distillation_targets_mix_the_teachers_average_with_the_smoothed_label():
+    import keras
+    import tensorflow as tf
+
+    from reader.training.distill import with_teacher_targets
+
+    def sure_of(digit):  # a teacher that answers `digit` whatever it is shown
+        bias = np.full(10, -20.0, np.float32)
+        bias[digit] = 20.0
+        return keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(),
+                                 keras.layers.Dense(10, activation="softmax",
+                                                    kernel_initializer="zeros",
+                                                    bias_initializer=keras.initializers.Constant(
+                                                        bias))])
+
+    images = np.zeros((2, 28, 28, 1), np.float32)
+    batches = tf.data.Dataset.from_tensors((images, np.array([5, 8])))
+    _, targets = next(iter(with_teacher_targets(batches, [sure_of(3), sure_of(7)], 10,
+                                                label_smoothing=0.1, teacher_weight=0.6)))
+    expected = np.full((2, 10), 0.4 * 0.01, np.float32)
+    expected[:, [3, 7]] += 0.3                 # each teacher's vote, averaged
+    expected[[0, 1], [5, 8]] += 0.4 * 0.9      # the label, smoothed
+    assert np.allclose(targets.numpy(), expected, atol=1e-5)
+
+
+def test_a_student_is_distilled_from_teachers_named_in_its_card(short_run, tmp_path):
+    teacher, _ = short_run
+    teacher_card = json.loads(teacher.with_suffix(".json").read_text())
+    out = tmp_path / "student"
+    proc = run_train("--arch", "seed", "--teachers", str(teacher.with_suffix(".keras")),
+                     "--limit", "600", "--val-size", "500", "--epochs", "1",
+                     "--output", str(out))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    card = json.loads(out.with_suffix(".json").read_text())
+    (taught_by,) = card["training"]["teachers"]
+    assert taught_by.pop("model").endswith("m.keras")  # (cards keep paths short)
+    assert taught_by == {
+        "test_accuracy_pct": teacher_card["test"]["accuracy_pct"],
+        "seconds": teacher_card["training"]["seconds"],
+        "command": teacher_card["training"]["command"]}
+    assert card["test"]["accuracy_pct"] > 25  # it learned (chance is 10 %)
+
+
+def test_a_teacher_with_other_classes_is_one_line(short_run, tmp_path):
+    teacher, _ = short_run  # the seed network: 10 classes; the default network has 11
+    proc = run_train("--teachers", str(teacher.with_suffix(".keras")), "--limit", "300",
+                     "--val-size", "100", "--epochs", "1", "--output", str(tmp_path / "m"))
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error: ") and "10 classes" in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -19,6 +19,7 @@ import keras
 import tensorflow as tf
 
 from reader.atomic import write_bytes_atomically
+from reader.training import distill
 from reader.training.architectures import ARCHITECTURES
 from reader.training.data import Splits, eval_dataset, training_dataset
 from reader.training.logs import epoch_line
@@ -199,8 +200,12 @@ class _History(keras.callbacks.Callback):
         write_bytes_atomically(self.path, json.dumps(self.history).encode())
 
 
-def train(splits: Splits, config: RunConfig) -> RunResult:
-    """Fit the configured architecture; resumable from `config.checkpoint_dir`."""
+def train(splits: Splits, config: RunConfig, teachers: list[keras.Model] | None = None
+          ) -> RunResult:
+    """Fit the configured architecture; resumable from `config.checkpoint_dir`.
+
+    With `teachers`, the network learns their averaged predictions beside the labels
+    (see `distill`)."""
     cfg = config.resolved()
     keras.utils.set_random_seed(cfg.seed)
     tf.config.experimental.enable_op_determinism()
@@ -221,19 +226,24 @@ def train(splits: Splits, config: RunConfig) -> RunResult:
         model = preset.build(splits.num_classes)
         if cfg.initial_weights is not None:  # --finetune: start from a trained model
             model.set_weights(cfg.initial_weights)
-        loss = (SparseSmoothedCrossentropy(splits.num_classes, preset.label_smoothing)
-                if preset.label_smoothing else "sparse_categorical_crossentropy")
+        if teachers:  # soft targets, smoothed in `distill`
+            loss, accuracy = "categorical_crossentropy", keras.metrics.CategoricalAccuracy(
+                name="accuracy")
+        else:
+            loss = (SparseSmoothedCrossentropy(splits.num_classes, preset.label_smoothing)
+                    if preset.label_smoothing else "sparse_categorical_crossentropy")
+            accuracy = "accuracy"
         model.compile(optimizer=_optimizer(preset, cfg.learning_rate,
                                            cfg.epochs * steps_per_epoch, steps_per_epoch,
                                            cfg.warmup_epochs),
-                      loss=loss, metrics=["accuracy"])
+                      loss=loss, metrics=[accuracy])
 
     # Another stretch of the same augmented stream as training (so the statistics describe
     # what the layers saw); deterministic, so every worker computes the same.
     settle_data = training_dataset(splits.x_train, splits.y_train, cfg.batch_size, cfg.seed + 1,
                                    cfg.augment, elastic=preset.elastic)
     if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
-        _build_without_reducing_a_batch(model, strategy, splits)
+        _build_without_reducing_a_batch(model, strategy, splits, soft_targets=bool(teachers))
     callbacks = [
         _SettleBatchNorm(settle_data, min(BN_SETTLE_BATCHES, steps_per_epoch)),
         # Saves the model, optimizer and epoch after every epoch; restores them on --resume.
@@ -246,13 +256,17 @@ def train(splits: Splits, config: RunConfig) -> RunResult:
     bar = 1 if cfg.verbose and sys.stdout.isatty() else 0
     started = time.perf_counter()
     interrupted = False
+    batches = training_dataset(splits.x_train, splits.y_train, cfg.batch_size, cfg.seed,
+                               cfg.augment, first_batch=done_epochs * steps_per_epoch,
+                               elastic=preset.elastic)
+    validation = eval_dataset(splits.x_val, splits.y_val, 512)
+    if teachers:
+        batches = distill.with_teacher_targets(batches, teachers, splits.num_classes,
+                                               preset.label_smoothing)
+        validation = distill.one_hot_labels(validation, splits.num_classes)
     try:
-        model.fit(training_dataset(splits.x_train, splits.y_train, cfg.batch_size, cfg.seed,
-                                   cfg.augment, first_batch=done_epochs * steps_per_epoch,
-                                   elastic=preset.elastic),
-                  steps_per_epoch=steps_per_epoch, epochs=cfg.epochs,
-                  validation_data=eval_dataset(splits.x_val, splits.y_val, 512),
-                  callbacks=callbacks, verbose=bar)
+        model.fit(batches, steps_per_epoch=steps_per_epoch, epochs=cfg.epochs,
+                  validation_data=validation, callbacks=callbacks, verbose=bar)
     except KeyboardInterrupt:
         interrupted = True
     if not interrupted:  # for the final (averaged) weights, over more batches
@@ -284,12 +298,16 @@ def _patch_keras_multiworker_mean() -> None:
     tf_trainer.reduce_per_replica = reduce_per_replica
 
 
-def _build_without_reducing_a_batch(model: keras.Model, strategy, splits: Splits) -> None:
+def _build_without_reducing_a_batch(model: keras.Model, strategy, splits: Splits,
+                                    soft_targets: bool = False) -> None:
     """Work around Keras 3 under MultiWorkerMirroredStrategy: before its first step, `fit`
     averages a distributed input batch across workers only to learn its shapes, and the
     collective reduce rejects the (images, labels) pair ("Attempt to convert a value
     (PerReplica...)"). Build the loss and metrics from a local batch instead."""
-    batch = (tf.constant(splits.x_train[:2]), tf.constant(splits.y_train[:2]))
+    labels = tf.constant(splits.y_train[:2])
+    if soft_targets:
+        labels = tf.one_hot(labels, splits.num_classes)
+    batch = (tf.constant(splits.x_train[:2]), labels)
 
     def build(iterator=None, data_batch=None):
         with strategy.scope():
