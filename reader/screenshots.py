@@ -140,12 +140,14 @@ def start_reader(display: str, *args: str) -> subprocess.Popen:
 
 @contextmanager
 def reader_window(display: str, *args: str) -> Iterator[subprocess.Popen]:
-    """`digit-reader ARGS` in a window on `display`, quit with q at the end (killed if it does
-    not quit)."""
+    """`digit-reader ARGS` in a window on `display`, stopped with SIGTERM at the end (killed if
+    it does not stop)."""
     reader = start_reader(display, *args)
     try:
         yield reader
-        press(display, "q")
+        # Not the q key: on Xvfb a window opened right after a reader quit on a key press
+        # receives that q too, and the next reader would end on its first frame.
+        reader.terminate()
         reader.wait(timeout=20)
     finally:
         if reader.poll() is None:
