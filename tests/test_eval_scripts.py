@@ -230,3 +230,26 @@ def test_evaluation_generates_the_files_make_scenes_writes_for_a_seed(tmp_path):
     for name in written:
         assert (tmp_path / "script" / name).read_bytes() == (tmp_path / "package" / name
                                                              ).read_bytes(), name
+
+
+@needs_model
+def test_ensemble_check_scores_each_model_and_their_average(tmp_path):
+    from reader.eval.harness import mnist_test_accuracy
+
+    alone = mnist_test_accuracy(MODEL, None, MNIST_SAMPLE)
+    out = tmp_path / "ensemble.json"
+    proc = subprocess.run([sys.executable, str(REPO_ROOT / "scripts" / "ensemble_check.py"),
+                           str(MODEL), str(MODEL), "--data", str(MNIST_SAMPLE), "--json",
+                           str(out)], capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads(out.read_text())
+    assert report["test_digits"] == alone["test_images"]
+    assert [row["accuracy_pct"] for row in report["models"]] == [alone["accuracy_pct"]] * 2
+    # Two copies of one model agree on every digit: averaging them changes nothing.
+    assert report["ensemble"] == {"accuracy_pct": alone["accuracy_pct"],
+                                  "errors": report["models"][0]["errors"]}
+    assert report["missed_by_all"] == report["models"][0]["errors"]
+    missing = subprocess.run([sys.executable, str(REPO_ROOT / "scripts" / "ensemble_check.py"),
+                              str(tmp_path / "nowhere.tflite")], capture_output=True, text=True,
+                             timeout=300, check=False)
+    assert missing.returncode == 2 and missing.stderr.startswith("error: ")

@@ -134,11 +134,12 @@ def run_photos(methods: list[Method], photos: list[tuple[Path, str]],
         progress(f"photo {index}/{len(photos)} {path.name}")
 
 
-def mnist_test_accuracy(model_path: Path, limit: int | None, data_dir: Path | None = None
-                        ) -> dict:
-    """Accuracy of the model file on the MNIST test set, through DigitClassifier, with the
-    input preparation the model was trained on (its model card says which)."""
-    from reader.classify import NUM_CLASSES, DigitClassifier
+def mnist_test_probabilities(model_path: Path, limit: int | None = None,
+                             data_dir: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The model file's class probabilities (N, classes) for the MNIST test digits, through
+    DigitClassifier, with the input preparation the model was trained on (its model card says
+    which); and the digits' labels."""
+    from reader.classify import DigitClassifier
     from reader.training.mnist import as_network_input, load_mnist
 
     card_path = Path(model_path).with_suffix(".json")
@@ -147,16 +148,23 @@ def mnist_test_accuracy(model_path: Path, limit: int | None, data_dir: Path | No
     mnist = load_mnist(data_dir)
     images, labels = mnist.x_test[:limit], mnist.y_test[:limit]
     classifier = DigitClassifier(model_path)
-    correct = rejected = 0
-    for start in range(0, len(images), MNIST_BATCH):
-        batch = as_network_input(images[start:start + MNIST_BATCH], reader_normalized)
-        probs = classifier.predict(batch)
-        # The digit classes decide the digit; a model with "not a digit" may also reject one.
-        correct += int((np.argmax(probs[:, :NUM_CLASSES], axis=1)
-                        == labels[start:start + MNIST_BATCH]).sum())
-        rejected += int((np.argmax(probs, axis=1) >= NUM_CLASSES).sum())
-    count = max(len(images), 1)
-    return {"model": str(model_path), "test_images": len(images),
+    probs = [classifier.predict(as_network_input(images[start:start + MNIST_BATCH],
+                                                 reader_normalized))
+             for start in range(0, len(images), MNIST_BATCH)]
+    return (np.concatenate(probs) if probs else np.zeros((0, 10), np.float32)), labels
+
+
+def mnist_test_accuracy(model_path: Path, limit: int | None, data_dir: Path | None = None
+                        ) -> dict:
+    """Accuracy of the model file on the MNIST test set (see `mnist_test_probabilities`)."""
+    from reader.classify import NUM_CLASSES
+
+    probs, labels = mnist_test_probabilities(model_path, limit, data_dir)
+    # The digit classes decide the digit; a model with "not a digit" may also reject one.
+    correct = int((np.argmax(probs[:, :NUM_CLASSES], axis=1) == labels).sum())
+    rejected = int((np.argmax(probs, axis=1) >= NUM_CLASSES).sum())
+    count = max(len(labels), 1)
+    return {"model": str(model_path), "test_images": len(labels),
             "accuracy_pct": round(100.0 * correct / count, 2),
             "called_not_a_digit_pct": round(100.0 * rejected / count, 2)}
 
