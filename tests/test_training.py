@@ -288,7 +288,8 @@ def test_a_log_written_to_a_file_has_one_line_per_epoch_and_no_tensorflow_lines(
     epochs = [line for line in proc.stdout.splitlines() if line.startswith("epoch ")]
     assert len(epochs) == 1 and "val_acc" in epochs[0]
     assert "\x1b" not in proc.stdout and "\r" not in proc.stdout  # no progress bar
-    native = re.compile(r"^[IWE]\d{4} |^WARNING: All log messages before absl")
+    native = re.compile(r"^[IWE]\d{4} |^\d{4}-\d\d-\d\d [\d:.]+: [IWE] "
+                        r"|^WARNING: All log messages before absl")
     assert not [line for line in (proc.stdout + proc.stderr).splitlines() if native.match(line)]
     assert "== summary ==" in proc.stdout and "machine:" in proc.stdout
 
