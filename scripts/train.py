@@ -132,6 +132,10 @@ def run(args: argparse.Namespace) -> int:
     if args.extra_data and not Path(args.extra_data).is_dir():
         raise UserError(f"{args.extra_data}: no such folder; --extra-data wants DIR/0/*.png"
                         " ... DIR/9/*.png")
+    for teacher in args.teachers or []:
+        if teacher.suffix != ".keras" or not teacher.is_file():
+            raise UserError(f"{teacher}: --teachers needs .keras models (scripts/train.py"
+                            " writes one beside each .tflite)")
 
     import tensorflow as tf
 

@@ -344,3 +344,7 @@ def test_a_teacher_with_other_classes_is_one_line(short_run, tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.startswith("error: ") and "10 classes" in proc.stderr
     assert "Traceback" not in proc.stderr
+    runtime_only = run_train("--teachers", str(teacher.with_suffix(".tflite")), "--limit", "300",
+                             "--output", str(tmp_path / "m"))
+    assert runtime_only.returncode == 2 and runtime_only.stderr.startswith("error: ")
+    assert ".keras" in runtime_only.stderr
