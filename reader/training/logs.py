@@ -19,8 +19,9 @@ import threading
 import time
 
 # absl's line header: severity letter, MMDD, time, thread id, file:line]
-# ("I0000 00:00:1796381375.024140   28015 port.cc:153] ..."), or TensorFlow's own before 2.19:
-# date, time, severity, file:line] ("2026-12-04 17:01:44.412712: E external/.../cuda_fft.cc:477]")
+# ("I0000 00:00:1796381375.024140   28015 port.cc:153] ..."), or the older one TensorFlow 2.18
+# prints: date, time, severity, file:line]
+# ("2026-12-04 17:01:44.412712: E external/.../cuda_fft.cc:477] ...")
 _NATIVE_HEADER = re.compile(
     rb"^(?:[IWE]\d{4} [\d:.]+\s+\d+|\d{4}-\d\d-\d\d [\d:.]+: [IWE]) [\w./-]+:\d+\]")
 _NATIVE_NOISE = (b"WARNING: All log messages before absl::InitializeLog()",
