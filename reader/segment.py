@@ -139,7 +139,7 @@ def _blob(mask: np.ndarray, box: np.ndarray) -> tuple:
     return own, (x0, y0), box_in_crop
 
 
-def blob_cuts(blob_info: tuple) -> np.ndarray:
+def _blob_cuts(blob_info: tuple) -> np.ndarray:
     """The columns (in the box, cheapest first) where a box from `_blob` may be cut: up to
     CUTS_PER_HEIGHT per box height of width, plus one."""
     own, _, (bx, by, w, h) = blob_info
@@ -251,6 +251,36 @@ def _piece_hosts(boxes: np.ndarray, pieces: np.ndarray) -> list[tuple[int, int]]
     return [(int(nearest[k]), k) for k in range(len(pieces)) if np.isfinite(gap[k, nearest[k]])]
 
 
+def every_alternative(gray: np.ndarray, mask: np.ndarray, boxes: np.ndarray,
+                           pieces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every alternative `read_boxes` may read for a frame's contour boxes (the not-a-digit
+    negatives of training are drawn from them).
+
+    Returns boxes (M, 4) and their patches (M, 28, 28), made as `read_boxes` makes them: the
+    runs of pieces of every box wide enough to be cut (each read alone, the rest of its blob
+    painted over with paper), two close boxes merged, a small piece joined to the box beside it. The reader proposes these only for boxes the network doubts, within a budget;
+    here every box counts, so the result does not depend on a model.
+    """
+    boxes = np.asarray(boxes, np.int32).reshape(-1, 4)
+    pieces = np.asarray(pieces, np.int32).reshape(-1, 4)
+    out_boxes: list[tuple] = []
+    out_patches: list[np.ndarray] = []
+    for box in boxes[boxes[:, 2] >= CUT_MIN_WIDTH_PER_HEIGHT * boxes[:, 3]]:
+        blob_info = _blob(mask, box)
+        found = _cut_pieces(gray, blob_info, np.sort(_blob_cuts(blob_info)), room=1 << 20)
+        for _, _, piece, patch in (found[1] if found else []):
+            out_boxes.append(piece)
+            out_patches.append(patch)
+    joined = [_union(boxes[i], boxes[j]) for i, j in _merge_pairs(boxes)]
+    joined += [_union(boxes[i], pieces[k]) for i, k in _piece_hosts(boxes, pieces)]
+    if joined:
+        out_patches.append(make_patches(gray, mask, np.array(joined)))
+        out_boxes.extend(joined)
+    if not out_boxes:
+        return np.zeros((0, 4), np.int32), np.zeros((0, 28, 28), np.float32)
+    return np.array(out_boxes, np.int32).reshape(-1, 4), np.concatenate(out_patches)
+
+
 def read_boxes(gray: np.ndarray, mask: np.ndarray, boxes: np.ndarray, classifier,
                pieces: np.ndarray | None = None, clock=None
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -258,8 +288,9 @@ def read_boxes(gray: np.ndarray, mask: np.ndarray, boxes: np.ndarray, classifier
 
     `boxes` (N, 4) from the contour stage; `pieces` (K, 4) blobs too small or flat to be a
     digit alone, read only joined to the box they lie next to. Returns the final boxes (M, 4)
-    int32, their patches (M, 28, 28) and probabilities (M, classes). One classifier call reads the boxes; a second
-    one, only when the network doubts some box, reads the cuts and merges proposed for it.
+    int32, their patches (M, 28, 28) and probabilities (M, classes). One classifier call reads
+    the boxes; a second one, only when the network doubts some box, reads the cuts and merges
+    proposed for it.
     `clock` (the pipeline's StageClock), when given, laps "patches" and "classify" here.
     """
     boxes = np.asarray(boxes, np.int32).reshape(-1, 4)
@@ -291,7 +322,7 @@ def read_boxes(gray: np.ndarray, mask: np.ndarray, boxes: np.ndarray, classifier
     wide = boxes[:, 2] >= CUT_MIN_WIDTH_PER_HEIGHT * boxes[:, 3]
     to_cut = np.flatnonzero(doubtful & wide).tolist()
     blobs = [_blob(mask, boxes[i]) for i in to_cut]
-    cuts = _share_cuts([blob_cuts(blob_info) for blob_info in blobs], MAX_PROPOSALS)
+    cuts = _share_cuts([_blob_cuts(blob_info) for blob_info in blobs], MAX_PROPOSALS)
     for i, blob_info, box_cuts in zip(to_cut, blobs, cuts):
         room = MAX_PROPOSALS - len(segments)
         if room <= 0:

@@ -11,7 +11,6 @@ from reader.training.negatives import (
     looks_like_a_one,
     make_negatives,
     scene_negatives,
-    segmentation_proposals,
     synthetic_negatives,
 )
 
@@ -99,9 +98,9 @@ def _printed_word_scene(rng, glyphs):
     return image, truth
 
 
-def test_segmentation_proposals_are_the_patches_the_reader_weighs():
+def test_every_alternative_holds_the_patches_the_reader_weighs():
     from reader.contours import find_digit_boxes
-    from reader.segment import MAX_BLOB_WIDTH_PER_HEIGHT, read_boxes
+    from reader.segment import MAX_BLOB_WIDTH_PER_HEIGHT, every_alternative, read_boxes
     from reader.threshold import ink_mask
 
     image, _ = _printed_word_scene(None, None)
@@ -114,8 +113,8 @@ def test_segmentation_proposals_are_the_patches_the_reader_weighs():
     weighed = classifier.calls[1]
 
     before = mask.copy()
-    proposed_boxes, proposed = segmentation_proposals(gray, mask, boxes, pieces)
-    assert np.array_equal(mask, before)   # the cut columns are put back
+    proposed_boxes, proposed = every_alternative(gray, mask, boxes, pieces)
+    assert np.array_equal(mask, before)   # the frame's mask is left as it was
     assert len(proposed_boxes) == len(proposed) >= len(weighed) > 0
     # Every patch the reader reads as an alternative is among the proposals, pixel for pixel.
     for patch in weighed:
@@ -124,14 +123,14 @@ def test_segmentation_proposals_are_the_patches_the_reader_weighs():
 
 def test_scene_negatives_hold_the_pieces_of_cut_printed_letters():
     from reader.contours import find_digit_boxes
-    from reader.segment import MAX_BLOB_WIDTH_PER_HEIGHT
+    from reader.segment import MAX_BLOB_WIDTH_PER_HEIGHT, every_alternative
     from reader.threshold import ink_mask
 
     image, _ = _printed_word_scene(None, None)
     gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
     mask = ink_mask(gray)
     boxes, pieces = find_digit_boxes(mask, 64, MAX_BLOB_WIDTH_PER_HEIGHT, with_pieces=True)
-    _, proposed = segmentation_proposals(gray, mask, boxes, pieces)
+    _, proposed = every_alternative(gray, mask, boxes, pieces)
     negatives = scene_negatives(50, 0, glyphs=None, makers=[_printed_word_scene], max_scenes=1)
     cut_pieces = [p for p in proposed if not looks_like_a_one(p[None])[0]]
     assert cut_pieces

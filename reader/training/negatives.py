@@ -362,46 +362,6 @@ def false_alarms(boxes_xywh: np.ndarray, truth_xywh: np.ndarray) -> np.ndarray:
     return inter.sum(axis=1) / area <= MAX_TRUTH_OVERLAP
 
 
-def segmentation_proposals(gray: np.ndarray, mask: np.ndarray, boxes: np.ndarray,
-                           pieces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Every alternative `reader.segment.read_boxes` may read for a frame's contour boxes.
-
-    Returns boxes (M, 4) and their patches (M, 28, 28), made by segment.py's own functions:
-    the runs of pieces of every box wide enough to be cut (each read alone, the rest of its
-    blob painted over with paper), two close boxes merged, a small piece joined to the box
-    beside it. The reader proposes these only for boxes the network doubts, within a budget;
-    here every box counts, so the result does not depend on a model.
-    """
-    from reader.segment import (
-        CUT_MIN_WIDTH_PER_HEIGHT,
-        _blob,
-        _cut_pieces,
-        _merge_pairs,
-        _piece_hosts,
-        _union,
-        blob_cuts,
-    )
-
-    boxes = np.asarray(boxes, np.int32).reshape(-1, 4)
-    pieces = np.asarray(pieces, np.int32).reshape(-1, 4)
-    out_boxes: list[tuple] = []
-    out_patches: list[np.ndarray] = []
-    for box in boxes[boxes[:, 2] >= CUT_MIN_WIDTH_PER_HEIGHT * boxes[:, 3]]:
-        blob_info = _blob(mask, box)
-        found = _cut_pieces(gray, blob_info, np.sort(blob_cuts(blob_info)), room=1 << 20)
-        for _, _, piece, patch in (found[1] if found else []):
-            out_boxes.append(piece)
-            out_patches.append(patch)
-    joined = [_union(boxes[i], boxes[j]) for i, j in _merge_pairs(boxes)]
-    joined += [_union(boxes[i], pieces[k]) for i, k in _piece_hosts(boxes, pieces)]
-    if joined:
-        out_patches.append(make_patches(gray, mask, np.array(joined)))
-        out_boxes.extend(joined)
-    if not out_boxes:
-        return np.zeros((0, 4), np.int32), np.zeros((0, 28, 28), np.float32)
-    return np.array(out_boxes, np.int32).reshape(-1, 4), np.concatenate(out_patches)
-
-
 def scene_negatives(count: int, seed: int, glyphs, makers: list[Callable] | None = None,
                     max_scenes: int | None = None) -> np.ndarray:
     """Up to `count` patches of boxes the reader proposes in scenes but that hold no digit.
@@ -409,11 +369,11 @@ def scene_negatives(count: int, seed: int, glyphs, makers: list[Callable] | None
     Scenes are drawn with `glyphs` (pass MNIST *training* digits) until `count` are found or
     `max_scenes` (default 4 * count + 20) have been read; their families take turns. The
     contour stage's boxes and every alternative segmentation may weigh for them
-    (`segmentation_proposals`) count. Bare upright strokes are left out (`looks_like_a_one`).
+    (`reader.segment.every_alternative`) count. Bare upright strokes are left out (`looks_like_a_one`).
     """
     from reader.contours import find_digit_boxes
     from reader.pipeline import DEFAULT_MAX_CANDIDATES
-    from reader.segment import MAX_BLOB_WIDTH_PER_HEIGHT
+    from reader.segment import MAX_BLOB_WIDTH_PER_HEIGHT, every_alternative
     from reader.threshold import ink_mask
 
     makers = makers or _default_scene_makers()
@@ -428,7 +388,7 @@ def scene_negatives(count: int, seed: int, glyphs, makers: list[Callable] | None
         mask = ink_mask(gray)
         boxes, pieces = find_digit_boxes(mask, DEFAULT_MAX_CANDIDATES,
                                          MAX_BLOB_WIDTH_PER_HEIGHT, with_pieces=True)
-        proposed, proposed_patches = segmentation_proposals(gray, mask, boxes, pieces)
+        proposed, proposed_patches = every_alternative(gray, mask, boxes, pieces)
         truth_boxes = truth_digit_boxes(truth)
         wrong = false_alarms(boxes, truth_boxes)
         wrong_proposed = false_alarms(proposed, truth_boxes)
