@@ -69,11 +69,12 @@ class Reader:
             # The tracker sees every candidate: smoothing can lift a digit over the threshold.
             frame_boxes, probs = self.tracker.track(frame_boxes, probs)
         confidences = probs.max(axis=1)
-        shown = np.flatnonzero(confidences >= self.min_confidence)
+        shown = confidences >= self.min_confidence
+        shown_probs = probs[shown]
         # Digits are built once, for what is shown; everything before works on arrays.
-        digits = [Digit(int(label), float(conf), tuple(box), row) for label, conf, box, row
-                  in zip(probs[shown].argmax(axis=1).tolist(), confidences[shown].tolist(),
-                         frame_boxes[shown].tolist(), probs[shown])]
+        digits = [Digit(label, conf, tuple(box), row) for label, conf, box, row
+                  in zip(shown_probs.argmax(axis=1).tolist(), confidences[shown].tolist(),
+                         frame_boxes[shown].tolist(), shown_probs)]
         clock.lap("tracking")
         numbers = group_numbers(digits)
         clock.lap("numbers")
